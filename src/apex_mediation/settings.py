@@ -129,13 +129,17 @@ def resolve_secret_key(settings: Settings) -> str:
         value = settings.secret_key.get_secret_value()
         problem = secret_weakness(value)
         if problem and settings.is_production:
-            raise SettingsError(f"APEX_SECRET_KEY is {problem}; set a random value of at least "
-                                f"{MIN_SECRET_LENGTH} characters (e.g. `openssl rand -hex 32`)")
+            raise SettingsError(
+                f"APEX_SECRET_KEY is {problem}; set a random value of at least "
+                f"{MIN_SECRET_LENGTH} characters (e.g. `openssl rand -hex 32`)"
+            )
         return value
     if settings.is_production:
-        raise SettingsError("APEX_SECRET_KEY is not set; with APEX_ENV=production a random secret "
-                            f"of at least {MIN_SECRET_LENGTH} characters is required "
-                            "(e.g. `openssl rand -hex 32`)")
+        raise SettingsError(
+            "APEX_SECRET_KEY is not set; with APEX_ENV=production a random secret "
+            f"of at least {MIN_SECRET_LENGTH} characters is required "
+            "(e.g. `openssl rand -hex 32`)"
+        )
     return _embedded_secret(settings.data_dir / "secret_key")
 
 

@@ -53,4 +53,4 @@ def pending_revisions(url: str) -> list[str]:
     current = current_revision(url)
     if current is None:
         return revisions
-    return revisions[revisions.index(current) + 1:]
+    return revisions[revisions.index(current) + 1 :]

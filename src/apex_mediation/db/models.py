@@ -55,8 +55,9 @@ class Base(DeclarativeBase):
 
 
 def _uuid_pk() -> Mapped[uuid.UUID]:
-    return mapped_column(UUID(as_uuid=True), primary_key=True,
-                         server_default=text("gen_random_uuid()"))
+    return mapped_column(
+        UUID(as_uuid=True), primary_key=True, server_default=text("gen_random_uuid()")
+    )
 
 
 def _created() -> Mapped[dt.datetime]:
@@ -88,8 +89,9 @@ class User(Base):
     email: Mapped[str] = mapped_column(Text, nullable=False, unique=True)
     password_hash: Mapped[str] = mapped_column(Text, nullable=False)
     display_name: Mapped[str | None] = mapped_column(Text)
-    is_platform_operator: Mapped[bool] = mapped_column(Boolean, nullable=False,
-                                                       server_default=text("false"))
+    is_platform_operator: Mapped[bool] = mapped_column(
+        Boolean, nullable=False, server_default=text("false")
+    )
     created_at: Mapped[dt.datetime] = _created()
     last_login_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
 
@@ -103,9 +105,11 @@ class Membership(Base):
     )
 
     user_id: Mapped[uuid.UUID] = mapped_column(
-        UUID(as_uuid=True), ForeignKey("users.id", ondelete="CASCADE"))
+        UUID(as_uuid=True), ForeignKey("users.id", ondelete="CASCADE")
+    )
     publisher_id: Mapped[uuid.UUID] = mapped_column(
-        UUID(as_uuid=True), ForeignKey("publishers.id", ondelete="CASCADE"))
+        UUID(as_uuid=True), ForeignKey("publishers.id", ondelete="CASCADE")
+    )
     role: Mapped[str] = mapped_column(Text, nullable=False)
     created_at: Mapped[dt.datetime] = _created()
 
@@ -117,7 +121,8 @@ class ConsoleSession(Base):
     # sha256 of the cookie value: a database leak does not yield usable sessions.
     token_hash: Mapped[str] = mapped_column(Text, primary_key=True)
     user_id: Mapped[uuid.UUID] = mapped_column(
-        UUID(as_uuid=True), ForeignKey("users.id", ondelete="CASCADE"), nullable=False)
+        UUID(as_uuid=True), ForeignKey("users.id", ondelete="CASCADE"), nullable=False
+    )
     csrf_token: Mapped[str] = mapped_column(Text, nullable=False)
     created_at: Mapped[dt.datetime] = _created()
     expires_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), nullable=False)
@@ -134,13 +139,15 @@ class App(Base):
 
     id: Mapped[uuid.UUID] = _uuid_pk()
     publisher_id: Mapped[uuid.UUID] = mapped_column(
-        UUID(as_uuid=True), ForeignKey("publishers.id", ondelete="CASCADE"), nullable=False)
+        UUID(as_uuid=True), ForeignKey("publishers.id", ondelete="CASCADE"), nullable=False
+    )
     name: Mapped[str] = mapped_column(Text, nullable=False)
     platform: Mapped[str] = mapped_column(Text, nullable=False)
     bundle_id: Mapped[str | None] = mapped_column(Text)
     domain: Mapped[str | None] = mapped_column(Text)
-    allowed_origins: Mapped[list[str]] = mapped_column(ARRAY(Text), nullable=False,
-                                                       server_default=text("'{}'"))
+    allowed_origins: Mapped[list[str]] = mapped_column(
+        ARRAY(Text), nullable=False, server_default=text("'{}'")
+    )
     test_mode: Mapped[bool] = mapped_column(Boolean, nullable=False, server_default=text("false"))
     status: Mapped[str] = mapped_column(Text, nullable=False, server_default="active")
     created_at: Mapped[dt.datetime] = _created()
@@ -156,16 +163,19 @@ class NetworkAccount(Base):
 
     id: Mapped[uuid.UUID] = _uuid_pk()
     publisher_id: Mapped[uuid.UUID] = mapped_column(
-        UUID(as_uuid=True), ForeignKey("publishers.id", ondelete="CASCADE"), nullable=False)
+        UUID(as_uuid=True), ForeignKey("publishers.id", ondelete="CASCADE"), nullable=False
+    )
     network: Mapped[str] = mapped_column(Text, nullable=False)
     name: Mapped[str] = mapped_column(Text, nullable=False)
     # AES-GCM: key id byte + nonce + ciphertext, bound to this row's id (see accounts/crypto.py).
     credentials_encrypted: Mapped[bytes] = mapped_column(LargeBinary, nullable=False)
-    credential_keys: Mapped[list[str]] = mapped_column(ARRAY(Text), nullable=False,
-                                                       server_default=text("'{}'"))
+    credential_keys: Mapped[list[str]] = mapped_column(
+        ARRAY(Text), nullable=False, server_default=text("'{}'")
+    )
     # Multiplier applied to this account's bids, in millionths (1_000_000 = unchanged).
-    bid_adjustment_ppm: Mapped[int] = mapped_column(Integer, nullable=False,
-                                                    server_default=text("1000000"))
+    bid_adjustment_ppm: Mapped[int] = mapped_column(
+        Integer, nullable=False, server_default=text("1000000")
+    )
     enabled: Mapped[bool] = mapped_column(Boolean, nullable=False, server_default=text("true"))
     created_at: Mapped[dt.datetime] = _created()
     updated_at: Mapped[dt.datetime] = _created()
@@ -184,16 +194,20 @@ class Placement(Base):
 
     id: Mapped[uuid.UUID] = _uuid_pk()
     publisher_id: Mapped[uuid.UUID] = mapped_column(
-        UUID(as_uuid=True), ForeignKey("publishers.id", ondelete="CASCADE"), nullable=False)
+        UUID(as_uuid=True), ForeignKey("publishers.id", ondelete="CASCADE"), nullable=False
+    )
     app_id: Mapped[uuid.UUID] = mapped_column(
-        UUID(as_uuid=True), ForeignKey("apps.id", ondelete="CASCADE"), nullable=False)
+        UUID(as_uuid=True), ForeignKey("apps.id", ondelete="CASCADE"), nullable=False
+    )
     name: Mapped[str] = mapped_column(Text, nullable=False)
     format: Mapped[str] = mapped_column(Text, nullable=False)
-    floor_cpm_micros: Mapped[int] = mapped_column(BigInteger, nullable=False,
-                                                  server_default=text("0"))
+    floor_cpm_micros: Mapped[int] = mapped_column(
+        BigInteger, nullable=False, server_default=text("0")
+    )
     # ISO 3166-1 alpha-2 country code -> floor CPM in micros.
-    country_floors: Mapped[dict[str, int]] = mapped_column(JSONB, nullable=False,
-                                                           server_default=text("'{}'"))
+    country_floors: Mapped[dict[str, int]] = mapped_column(
+        JSONB, nullable=False, server_default=text("'{}'")
+    )
     timeout_ms: Mapped[int] = mapped_column(Integer, nullable=False, server_default=text("800"))
     auction_type: Mapped[str] = mapped_column(Text, nullable=False, server_default="first_price")
     refresh_interval_s: Mapped[int | None] = mapped_column(Integer)
@@ -216,43 +230,52 @@ class PlacementLine(Base):
 
     id: Mapped[uuid.UUID] = _uuid_pk()
     placement_id: Mapped[uuid.UUID] = mapped_column(
-        UUID(as_uuid=True), ForeignKey("placements.id", ondelete="CASCADE"), nullable=False)
+        UUID(as_uuid=True), ForeignKey("placements.id", ondelete="CASCADE"), nullable=False
+    )
     kind: Mapped[str] = mapped_column(Text, nullable=False)
     network: Mapped[str] = mapped_column(Text, nullable=False)
     network_account_id: Mapped[uuid.UUID | None] = mapped_column(
-        UUID(as_uuid=True), ForeignKey("network_accounts.id", ondelete="SET NULL"))
+        UUID(as_uuid=True), ForeignKey("network_accounts.id", ondelete="SET NULL")
+    )
     priority: Mapped[int] = mapped_column(Integer, nullable=False)
     # Waterfall instances carry the publisher's eCPM estimate; bidders price themselves.
     ecpm_micros: Mapped[int | None] = mapped_column(BigInteger)
-    params: Mapped[dict[str, Any]] = mapped_column(JSONB, nullable=False,
-                                                   server_default=text("'{}'"))
+    params: Mapped[dict[str, Any]] = mapped_column(
+        JSONB, nullable=False, server_default=text("'{}'")
+    )
     enabled: Mapped[bool] = mapped_column(Boolean, nullable=False, server_default=text("true"))
 
 
 class ApiKey(Base):
     __tablename__ = "api_keys"
     __table_args__ = (
-        CheckConstraint("scopes <@ ARRAY['sdk', 'reporting', 'management']::text[]",
-                        name="scopes_known"),
+        CheckConstraint(
+            "scopes <@ ARRAY['sdk', 'reporting', 'management']::text[]", name="scopes_known"
+        ),
         CheckConstraint("cardinality(scopes) > 0", name="scopes_not_empty"),
         # An SDK key belongs to exactly one app and carries no other scope.
-        CheckConstraint("(NOT ('sdk' = ANY(scopes))) OR (app_id IS NOT NULL AND "
-                        "cardinality(scopes) = 1)", name="sdk_key_one_app"),
+        CheckConstraint(
+            "(NOT ('sdk' = ANY(scopes))) OR (app_id IS NOT NULL AND cardinality(scopes) = 1)",
+            name="sdk_key_one_app",
+        ),
         Index(None, "publisher_id"),
     )
 
     id: Mapped[uuid.UUID] = _uuid_pk()
     publisher_id: Mapped[uuid.UUID] = mapped_column(
-        UUID(as_uuid=True), ForeignKey("publishers.id", ondelete="CASCADE"), nullable=False)
+        UUID(as_uuid=True), ForeignKey("publishers.id", ondelete="CASCADE"), nullable=False
+    )
     app_id: Mapped[uuid.UUID | None] = mapped_column(
-        UUID(as_uuid=True), ForeignKey("apps.id", ondelete="CASCADE"))
+        UUID(as_uuid=True), ForeignKey("apps.id", ondelete="CASCADE")
+    )
     name: Mapped[str] = mapped_column(Text, nullable=False)
     prefix: Mapped[str] = mapped_column(Text, nullable=False)
     # sha256 of the key: keys are 256-bit random, so a fast hash is safe and keeps lookups cheap.
     key_hash: Mapped[str] = mapped_column(Text, nullable=False, unique=True)
     scopes: Mapped[list[str]] = mapped_column(ARRAY(Text), nullable=False)
     created_by: Mapped[uuid.UUID | None] = mapped_column(
-        UUID(as_uuid=True), ForeignKey("users.id", ondelete="SET NULL"))
+        UUID(as_uuid=True), ForeignKey("users.id", ondelete="SET NULL")
+    )
     created_at: Mapped[dt.datetime] = _created()
     last_used_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
     revoked_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
@@ -280,20 +303,24 @@ class NetworkRevenue(Base):
 
     __tablename__ = "network_revenue"
     __table_args__ = (
-        UniqueConstraint("publisher_id", "network", "day", "app_id",
-                         postgresql_nulls_not_distinct=True),
+        UniqueConstraint(
+            "publisher_id", "network", "day", "app_id", postgresql_nulls_not_distinct=True
+        ),
         CheckConstraint(_in("source", ("csv", "api")), name="source"),
         CheckConstraint("currency ~ '^[A-Z]{3}$'", name="currency_iso"),
     )
 
     id: Mapped[uuid.UUID] = _uuid_pk()
     publisher_id: Mapped[uuid.UUID] = mapped_column(
-        UUID(as_uuid=True), ForeignKey("publishers.id", ondelete="CASCADE"), nullable=False)
+        UUID(as_uuid=True), ForeignKey("publishers.id", ondelete="CASCADE"), nullable=False
+    )
     network_account_id: Mapped[uuid.UUID | None] = mapped_column(
-        UUID(as_uuid=True), ForeignKey("network_accounts.id", ondelete="SET NULL"))
+        UUID(as_uuid=True), ForeignKey("network_accounts.id", ondelete="SET NULL")
+    )
     network: Mapped[str] = mapped_column(Text, nullable=False)
     app_id: Mapped[uuid.UUID | None] = mapped_column(
-        UUID(as_uuid=True), ForeignKey("apps.id", ondelete="CASCADE"))
+        UUID(as_uuid=True), ForeignKey("apps.id", ondelete="CASCADE")
+    )
     day: Mapped[dt.date] = mapped_column(Date, nullable=False)
     revenue_micros: Mapped[int] = mapped_column(BigInteger, nullable=False)
     currency: Mapped[str] = mapped_column(Text, nullable=False, server_default="USD")
@@ -310,7 +337,8 @@ class SdkVersionSeen(Base):
     __table_args__ = (PrimaryKeyConstraint("app_id", "sdk_platform", "sdk_version"),)
 
     app_id: Mapped[uuid.UUID] = mapped_column(
-        UUID(as_uuid=True), ForeignKey("apps.id", ondelete="CASCADE"))
+        UUID(as_uuid=True), ForeignKey("apps.id", ondelete="CASCADE")
+    )
     sdk_platform: Mapped[str] = mapped_column(Text)
     sdk_version: Mapped[str] = mapped_column(Text)
     first_seen_at: Mapped[dt.datetime] = _created()
@@ -319,19 +347,23 @@ class SdkVersionSeen(Base):
 
 
 class AppConfigVersion(Base):
-    """Every signed SDK config served for an app, by version, so a client's version is explainable."""
+    """Every signed SDK config served for an app, by version: a client's version is explainable."""
 
     __tablename__ = "app_config_versions"
-    __table_args__ = (PrimaryKeyConstraint("app_id", "version"),
-                      CheckConstraint("version >= 1", name="version_positive"))
+    __table_args__ = (
+        PrimaryKeyConstraint("app_id", "version"),
+        CheckConstraint("version >= 1", name="version_positive"),
+    )
 
     app_id: Mapped[uuid.UUID] = mapped_column(
-        UUID(as_uuid=True), ForeignKey("apps.id", ondelete="CASCADE"))
+        UUID(as_uuid=True), ForeignKey("apps.id", ondelete="CASCADE")
+    )
     version: Mapped[int] = mapped_column(Integer)
     config_id: Mapped[str] = mapped_column(Text, nullable=False)
     payload_digest: Mapped[str] = mapped_column(Text, nullable=False)
-    key_id: Mapped[str] = mapped_column(Text, ForeignKey("config_signing_keys.key_id"),
-                                        nullable=False)
+    key_id: Mapped[str] = mapped_column(
+        Text, ForeignKey("config_signing_keys.key_id"), nullable=False
+    )
     created_at: Mapped[dt.datetime] = _created()
 
 
@@ -362,11 +394,13 @@ class UsageRecord(Base):
 
     id: Mapped[uuid.UUID] = _uuid_pk()
     publisher_id: Mapped[uuid.UUID] = mapped_column(
-        UUID(as_uuid=True), ForeignKey("publishers.id", ondelete="CASCADE"), nullable=False)
+        UUID(as_uuid=True), ForeignKey("publishers.id", ondelete="CASCADE"), nullable=False
+    )
     period_start: Mapped[dt.date] = mapped_column(Date, nullable=False)
     period_end: Mapped[dt.date] = mapped_column(Date, nullable=False)
-    mediated_revenue_micros: Mapped[int] = mapped_column(BigInteger, nullable=False,
-                                                         server_default=text("0"))
+    mediated_revenue_micros: Mapped[int] = mapped_column(
+        BigInteger, nullable=False, server_default=text("0")
+    )
     impressions: Mapped[int] = mapped_column(BigInteger, nullable=False, server_default=text("0"))
     requests: Mapped[int] = mapped_column(BigInteger, nullable=False, server_default=text("0"))
     api_calls: Mapped[int] = mapped_column(BigInteger, nullable=False, server_default=text("0"))
@@ -388,8 +422,9 @@ class AuditLog(Base):
     )
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
-    occurred_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), nullable=False,
-                                                     server_default=func.now())
+    occurred_at: Mapped[dt.datetime] = mapped_column(
+        DateTime(timezone=True), nullable=False, server_default=func.now()
+    )
     actor_type: Mapped[str] = mapped_column(Text, nullable=False)
     actor_id: Mapped[str | None] = mapped_column(Text)
     publisher_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
@@ -399,7 +434,6 @@ class AuditLog(Base):
     ip_prefix: Mapped[str | None] = mapped_column(Text)
     before_digest: Mapped[str | None] = mapped_column(Text)
     after_digest: Mapped[str | None] = mapped_column(Text)
-    details: Mapped[dict[str, Any]] = mapped_column(JSONB, nullable=False,
-                                                    server_default=text("'{}'"))
-
-
+    details: Mapped[dict[str, Any]] = mapped_column(
+        JSONB, nullable=False, server_default=text("'{}'")
+    )

@@ -9,6 +9,7 @@ pg_stat_statements so that query statistics work as they do on a managed server.
 
 from __future__ import annotations
 
+import hashlib
 import importlib.util
 import logging
 import os
@@ -17,6 +18,7 @@ import shutil
 import socket
 import stat
 import subprocess
+import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -74,12 +76,24 @@ class EmbeddedPostgres:
             "-c shared_preload_libraries=pg_stat_statements "
             "-c pg_stat_statements.track=all -c max_connections=200"
         )
-        self._run("pg_ctl", "-D", str(self.data_dir), "-w", "-t", str(START_TIMEOUT_S),
-                  "-l", str(self.data_dir / "server.log"), "-o", options, "start")
+        self._run(
+            "pg_ctl",
+            "-D",
+            str(self.data_dir),
+            "-w",
+            "-t",
+            str(START_TIMEOUT_S),
+            "-l",
+            str(self.data_dir / "server.log"),
+            "-o",
+            options,
+            "start",
+        )
         running = self.running()
         if running is None:
-            raise EmbeddedPostgresError(f"embedded postgres did not start; see "
-                                        f"{self.data_dir / 'server.log'}")
+            raise EmbeddedPostgresError(
+                f"embedded postgres did not start; see {self.data_dir / 'server.log'}"
+            )
         self.started_here = True
         return running
 
@@ -105,8 +119,16 @@ class EmbeddedPostgres:
         self._grant_access()
         if (self.data_dir / "PG_VERSION").exists():
             return
-        self._run("initdb", "-D", str(self.data_dir), "--auth=trust", "--encoding=UTF8",
-                  "--locale=C", "-U", SUPERUSER)
+        self._run(
+            "initdb",
+            "-D",
+            str(self.data_dir),
+            "--auth=trust",
+            "--encoding=UTF8",
+            "--locale=C",
+            "-U",
+            SUPERUSER,
+        )
 
     def _remove_stale_pid_file(self) -> None:
         pid_file = self.data_dir / "postmaster.pid"
@@ -126,10 +148,15 @@ class EmbeddedPostgres:
         return str(self.data_dir) in cmdline
 
     def _socket_dir(self) -> Path:
-        # Unix socket paths are limited to ~107 bytes; keep a short private directory.
-        path = Path("/tmp") / f"apex-pg-{abs(hash(str(self.data_dir))) % 10**10}"
-        path.mkdir(mode=0o777, exist_ok=True)
-        path.chmod(0o777)
+        # Unix socket paths are limited to ~107 bytes, so not inside a deep data dir: a short
+        # directory per data dir, owned by the server user and writable by it alone.
+        digest = hashlib.sha256(str(self.data_dir).encode()).hexdigest()[:12]
+        path = Path(tempfile.gettempdir()) / f"apex-pg-{digest}"
+        path.mkdir(mode=0o755, exist_ok=True)
+        user = self._system_user()
+        if user is not None:
+            shutil.chown(path, user, user)
+        path.chmod(0o755)
         return path
 
     def _system_user(self) -> str | None:
@@ -138,8 +165,12 @@ class EmbeddedPostgres:
         try:
             pwd.getpwnam(SYSTEM_USER)
         except KeyError:
-            subprocess.run(["useradd", "--system", "--no-create-home", "-s", "/usr/sbin/nologin",
-                            SYSTEM_USER], check=True, capture_output=True)
+            useradd = shutil.which("useradd") or "/usr/sbin/useradd"
+            subprocess.run(  # noqa: S603 - fixed arguments, no outside input
+                [useradd, "--system", "--no-create-home", "-s", "/usr/sbin/nologin", SYSTEM_USER],
+                check=True,
+                capture_output=True,
+            )
         return SYSTEM_USER
 
     def _grant_access(self) -> None:
@@ -161,24 +192,38 @@ class EmbeddedPostgres:
 
     def _run(self, program: str, *args: str) -> None:
         command = [str(_bin_dir() / program), *args]
-        result = subprocess.run(command, capture_output=True, text=True, user=self._system_user(),
-                                timeout=START_TIMEOUT_S + 30, check=False)
+        user = self._system_user()
+        # Drop root's group too: with gid 0, root-group directories' (often empty) group bits
+        # would apply instead of the "other" bits granted above.
+        result = subprocess.run(  # noqa: S603 - the wheel's own binaries, our own arguments
+            command,
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=START_TIMEOUT_S + 30,
+            user=user,
+            group=user,
+            extra_groups=[] if user else None,
+        )
         if result.returncode != 0:
             log_tail = ""
             server_log = self.data_dir / "server.log"
             if server_log.exists():
                 log_tail = "\n".join(server_log.read_text(errors="replace").splitlines()[-20:])
             raise EmbeddedPostgresError(
-                f"{program} failed ({result.returncode}): {result.stderr.strip()}\n{log_tail}")
+                f"{program} failed ({result.returncode}): {result.stderr.strip()}\n{log_tail}"
+            )
 
 
 def _open_wheel_to_all(root: Path) -> None:
     """Make the wheel's binaries and libraries readable and executable by the server user."""
     for directory, _dirs, files in os.walk(root):
-        os.chmod(directory, os.stat(directory).st_mode | 0o055)
+        os.chmod(directory, os.stat(directory).st_mode | 0o055)  # noqa: S103 - read-only binaries
         for name in files:
             full = os.path.join(directory, name)
-            os.chmod(full, os.stat(full).st_mode | 0o044 | (0o011 if directory.endswith("bin") else 0))
+            os.chmod(
+                full, os.stat(full).st_mode | 0o044 | (0o011 if directory.endswith("bin") else 0)
+            )
 
 
 def _read_pid_file(path: Path) -> tuple[int, int, str] | None:

@@ -10,7 +10,12 @@ from pathlib import Path
 
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
 
 from apex_mediation.stores.embedded_postgres import EmbeddedPostgres, wait_until_accepting
 
@@ -47,7 +52,7 @@ class Postgres:
 
     async def ping(self) -> bool:
         async with self.engine.connect() as conn:
-            return (await conn.execute(text("SELECT 1"))).scalar_one() == 1
+            return bool((await conn.execute(text("SELECT 1"))).scalar_one() == 1)
 
     async def close(self) -> None:
         await self.engine.dispose()
@@ -73,17 +78,29 @@ def _ensure_database(admin_url: str, name: str) -> None:
             conn.execute(f'CREATE DATABASE "{name}"')
 
 
-def database_url(external: str | None, data_dir: Path, port: int = 0) -> tuple[str, EmbeddedPostgres | None]:
+def database_url(
+    external: str | None, data_dir: Path, port: int = 0
+) -> tuple[str, EmbeddedPostgres | None]:
     if external:
         return plain_url(external), None
     server, url = start_embedded(data_dir, port)
     return url, server
 
 
-async def open_postgres(external_url: str | None, data_dir: Path, *, pool_size: int = 10,
-                        embedded_port: int = 0) -> Postgres:
+async def open_postgres(
+    external_url: str | None, data_dir: Path, *, pool_size: int = 10, embedded_port: int = 0
+) -> Postgres:
     url, server = await asyncio.to_thread(database_url, external_url, data_dir, embedded_port)
-    engine = create_async_engine(async_url(url), pool_size=pool_size, max_overflow=pool_size,
-                                 pool_pre_ping=True, pool_recycle=1800)
-    return Postgres(url=url, engine=engine,
-                    sessions=async_sessionmaker(engine, expire_on_commit=False), embedded=server)
+    engine = create_async_engine(
+        async_url(url),
+        pool_size=pool_size,
+        max_overflow=pool_size,
+        pool_pre_ping=True,
+        pool_recycle=1800,
+    )
+    return Postgres(
+        url=url,
+        engine=engine,
+        sessions=async_sessionmaker(engine, expire_on_commit=False),
+        embedded=server,
+    )

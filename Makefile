@@ -1,0 +1,41 @@
+# Two commands do everything on a fresh machine: `make demo` and `make test`.
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: install demo test serve lint typecheck services bench-auction clean
+
+$(STAMP): pyproject.toml constraints.txt
+	@command -v $(PYTHON) >/dev/null || { echo "$(PYTHON) is required"; exit 1; }
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -c constraints.txt -e '.[dev]'
+	@touch $(STAMP)
+
+install: $(STAMP)
+
+demo: install
+	$(BIN)/apex demo $(if $(APEX_PORT),--port $(APEX_PORT))
+
+serve: install
+	$(BIN)/apex serve
+
+services:
+	@scripts/ensure-services.sh
+
+lint: install
+	$(BIN)/ruff check src tests bench
+	$(BIN)/lint-imports
+
+typecheck: install
+	$(BIN)/mypy
+
+test: install services
+	$(BIN)/ruff check src tests bench
+	$(BIN)/mypy
+	$(BIN)/lint-imports
+	@$(BIN)/pytest; status=$$?; if [ $$status -eq 5 ]; then echo "pytest collected no tests: the suite is broken"; exit 1; fi; exit $$status
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,3 @@
+from apex_mediation.cli import main
+
+main()

@@ -1,0 +1,1 @@
+"""Publishers, users, roles, console sessions, API keys and the audit log."""

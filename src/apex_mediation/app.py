@@ -1,0 +1,55 @@
+"""Builds the ASGI app: stores opened in the lifespan, routers, middleware, error mapping."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from apex_mediation.api import errors
+from apex_mediation.api.routes import api_keys, apps, auth, health, network_accounts, placements
+from apex_mediation.observability.http_metrics import HttpMetricsMiddleware
+from apex_mediation.observability.logging import RequestIdMiddleware, configure_logging
+from apex_mediation.services import Services, open_services
+from apex_mediation.settings import Settings, get_settings
+
+
+def create_app(settings: Settings | None = None, services: Services | None = None) -> FastAPI:
+    """The app; pass `services` to share already-open stores (tests), else they open at start."""
+    settings = settings or (services.settings if services else get_settings())
+    configure_logging(settings.log_level, settings.log_json)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        owned = services is None
+        app.state.services = services or await open_services(settings)
+        try:
+            yield
+        finally:
+            if owned:
+                await app.state.services.close()
+
+    app = FastAPI(
+        title="Apex Mediation",
+        version="0.1.0",
+        lifespan=lifespan,
+        docs_url="/docs",
+        openapi_url="/openapi.json",
+        redoc_url=None,
+    )
+    if services is not None:
+        app.state.services = services
+    errors.install(app)
+    for router in (
+        health.router,
+        auth.router,
+        apps.router,
+        placements.router,
+        network_accounts.router,
+        api_keys.router,
+    ):
+        app.include_router(router)
+    app.add_middleware(HttpMetricsMiddleware)
+    app.add_middleware(RequestIdMiddleware)
+    return app

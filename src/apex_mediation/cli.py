@@ -1,0 +1,228 @@
+"""`apex`: serve, migrate, demo, admin, config."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import getpass
+import secrets
+import signal
+from collections.abc import Iterator
+from typing import Annotated
+
+import typer
+import uvicorn
+from rich.console import Console
+from rich.table import Table
+
+from apex_mediation import schema
+from apex_mediation.app import create_app
+from apex_mediation.services import Services, open_services
+from apex_mediation.settings import Settings, SettingsError, get_settings
+
+app = typer.Typer(help="Apex Mediation: open, self-hostable ad mediation.", no_args_is_help=True)
+admin = typer.Typer(help="Operator tasks.", no_args_is_help=True)
+config = typer.Typer(help="Configuration.", no_args_is_help=True)
+app.add_typer(admin, name="admin")
+app.add_typer(config, name="config")
+console = Console()
+
+PortOption = Annotated[int | None, typer.Option("--port", help="Port (default APEX_PORT or 8000)")]
+HostOption = Annotated[str | None, typer.Option("--host", help="Interface (default APEX_HOST)")]
+
+
+def _settings(port: int | None = None, host: str | None = None) -> Settings:
+    try:
+        settings = get_settings()
+        if port is not None:
+            settings.port = port
+        if host is not None:
+            settings.host = host
+        _ = settings.secret
+    except SettingsError as exc:
+        console.print(f"[red]configuration error:[/red] {exc}")
+        raise typer.Exit(2) from exc
+    return settings
+
+
+class _Server(uvicorn.Server):
+    """uvicorn re-raises SIGINT/SIGTERM after shutting down, which would skip closing the
+    stores (and stopping the embedded PostgreSQL); here a signal just ends `serve()`."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, self.handle_exit, sig, None)
+        try:
+            yield
+        finally:
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                loop.remove_signal_handler(sig)
+
+
+async def _serve(services: Services) -> None:
+    settings = services.settings
+    server = _Server(
+        uvicorn.Config(
+            create_app(services=services),
+            host=settings.host,
+            port=settings.port,
+            log_config=None,
+            access_log=False,
+            lifespan="on",
+            proxy_headers=True,
+        )
+    )
+    await server.serve()
+
+
+@app.command()
+def serve(port: PortOption = None, host: HostOption = None) -> None:
+    """Serve the API, SDK endpoints and console until stopped."""
+    settings = _settings(port, host)
+
+    async def run() -> None:
+        services = await open_services(settings)
+        try:
+            pending = await schema.pending(services)
+            if not pending.empty:
+                console.print(
+                    "[yellow]pending migrations; /ready stays red until `apex migrate`[/yellow]"
+                )
+            console.print(f"serving on {settings.base_url}")
+            await _serve(services)
+        finally:
+            await services.close()
+
+    asyncio.run(run())
+
+
+@app.command()
+def migrate(
+    check: Annotated[bool, typer.Option("--check", help="List pending only")] = False,
+) -> None:
+    """Upgrade the PostgreSQL and ClickHouse schemas (or list what is pending)."""
+    settings = _settings()
+
+    async def run() -> int:
+        services = await open_services(settings)
+        try:
+            if check:
+                pending = await schema.pending(services)
+                for name in pending.postgres:
+                    console.print(f"postgres   {name}")
+                for name in pending.clickhouse:
+                    console.print(f"clickhouse {name}")
+                if pending.empty:
+                    console.print("up to date")
+                return 1 if not pending.empty else 0
+            applied = await schema.upgrade(services)
+            console.print(
+                f"postgres: {len(applied.postgres)} applied, "
+                f"clickhouse: {len(applied.clickhouse)} applied"
+            )
+            return 0
+        finally:
+            await services.close()
+
+    raise typer.Exit(asyncio.run(run()))
+
+
+@app.command()
+def demo(
+    port: PortOption = None,
+    host: HostOption = None,
+    serve_after: Annotated[bool, typer.Option("--serve/--no-serve")] = True,
+) -> None:
+    """Embedded stores, migrations, a demo publisher with apps and placements; then serve."""
+    from apex_mediation.demo.seed import seed_demo
+
+    settings = _settings(port, host)
+
+    async def run() -> None:
+        services = await open_services(settings)
+        try:
+            await schema.upgrade(services)
+            async with services.postgres.session() as session:
+                creds = await seed_demo(
+                    session, settings.secret, settings.data_dir / "demo_credentials.json"
+                )
+            table = Table(title="Apex Mediation demo", show_header=False)
+            for label, value in (
+                ("API docs", f"{settings.base_url}/docs"),
+                ("Readiness", f"{settings.base_url}/ready"),
+                ("Metrics", f"{settings.base_url}/metrics"),
+                ("Login (POST /api/v1/auth/login)", f"{creds.email} / {creds.password}"),
+                ("Publisher id", creds.publisher_id),
+                ("Android app id", creds.app_id),
+                ("SDK key (X-Api-Key)", creds.sdk_key),
+                ("Management key (Bearer)", creds.management_key),
+            ):
+                table.add_row(label, value)
+            console.print(table)
+            if serve_after:
+                await _serve(services)
+        finally:
+            await services.close()
+
+    asyncio.run(run())
+
+
+@admin.command("create-publisher")
+def create_publisher(
+    name: Annotated[str, typer.Option(help="Publisher (company) name")],
+    email: Annotated[str, typer.Option(help="Owner's email")],
+    password: Annotated[
+        str | None, typer.Option(help="Owner's password (prompted if absent)")
+    ] = None,
+    operator: Annotated[bool, typer.Option(help="Make the owner a platform operator")] = False,
+) -> None:
+    """Create a publisher and its owner account."""
+    from apex_mediation.accounts.errors import DomainError
+    from apex_mediation.accounts.identity import Actor
+    from apex_mediation.accounts.publishers import create_publisher as create
+
+    settings = _settings()
+    if password is None:
+        password = getpass.getpass(
+            "Owner password (empty: generate one): "
+        ) or secrets.token_urlsafe(16)
+        console.print(f"password: {password}")
+
+    async def run() -> None:
+        services = await open_services(settings)
+        try:
+            async with services.postgres.session() as session:
+                created = await create(
+                    session,
+                    name=name,
+                    owner_email=email,
+                    owner_password=password,
+                    actor=Actor.system(),
+                    is_platform_operator=operator,
+                )
+                await session.commit()
+                console.print(f"publisher {created.publisher.id} created; owner {email}")
+        finally:
+            await services.close()
+
+    try:
+        asyncio.run(run())
+    except DomainError as exc:
+        console.print(f"[red]{exc.field or 'error'}:[/red] {exc.message}")
+        raise typer.Exit(1) from exc
+
+
+@config.command("show")
+def show() -> None:
+    """Print the effective settings, secrets masked."""
+    settings = _settings()
+    table = Table("setting", "value")
+    for key, value in settings.masked().items():
+        table.add_row(key, value)
+    console.print(table)
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,1 @@
+"""What publishers configure: apps, placements (bidding and waterfall lines), network accounts."""

@@ -1,0 +1,77 @@
+"""The `apex` command line."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from apex_mediation.cli import app
+
+runner = CliRunner()
+
+
+def test_config_show_masks_secrets(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("APEX_DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("APEX_SECRET_KEY", "a-very-secret-value-0123456789abcdef")
+    monkeypatch.setenv("DATABASE_URL", "postgresql://apex:pa55word@db.internal:5432/apex")
+    result = runner.invoke(app, ["config", "show"], terminal_width=200)
+    assert result.exit_code == 0, result.output
+    assert "a-very-secret-value" not in result.output
+    assert "pa55word" not in result.output
+    assert "db.internal" in result.output
+
+
+def test_production_without_secret_stops_with_a_clear_message(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("APEX_DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("APEX_ENV", "production")
+    monkeypatch.delenv("APEX_SECRET_KEY", raising=False)
+    result = runner.invoke(app, ["serve"], terminal_width=200)
+    assert result.exit_code == 2
+    assert "APEX_SECRET_KEY is not set" in result.output
+
+
+def apex(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    """Run the CLI in its own process: chDB allows one data path per process."""
+    return subprocess.run(
+        [sys.executable, "-m", "apex_mediation", *args],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "COLUMNS": "200", **env},
+        timeout=120,
+        check=False,
+    )
+
+
+def test_migrate_check_and_create_publisher(fresh_database: str, tmp_path: Path) -> None:
+    env = {"APEX_DATA_DIR": str(tmp_path), "DATABASE_URL": fresh_database}
+    pending = apex("migrate", "--check", env=env)
+    assert pending.returncode == 1, pending.stderr
+    assert "postgres   001_initial_schema" in pending.stdout
+    assert "clickhouse 0001_sdk_telemetry" in pending.stdout
+    assert apex("migrate", env=env).returncode == 0
+    done = apex("migrate", "--check", env=env)
+    assert done.returncode == 0
+    assert "up to date" in done.stdout
+    args = [
+        "admin",
+        "create-publisher",
+        "--name",
+        "Acme",
+        "--email",
+        "ops@acme.example",
+        "--password",
+        "a long enough password",
+    ]
+    created = apex(*args, env=env)
+    assert created.returncode == 0, created.stdout + created.stderr
+    assert "created" in created.stdout
+    again = apex(*args, env=env)
+    assert again.returncode == 1
+    assert "already exists" in again.stdout

@@ -1,0 +1,88 @@
+"""`apex demo` from nothing: embedded PostgreSQL, chDB, migrations, demo data, a green /ready."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from apex_mediation.stores.embedded_postgres import EmbeddedPostgres
+
+pytestmark = pytest.mark.embedded
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _wait_ready(url: str, proc: subprocess.Popen[str], timeout_s: float = 120) -> httpx.Response:
+    deadline = time.monotonic() + timeout_s
+    last: httpx.Response | None = None
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise AssertionError(
+                f"apex demo exited with {proc.returncode}: "
+                f"{proc.stdout.read() if proc.stdout else ''}"
+            )
+        try:
+            last = httpx.get(f"{url}/ready", timeout=5)
+            if last.status_code == 200:
+                return last
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.5)
+    raise AssertionError(f"/ready not green in {timeout_s}s: {last.text if last else 'no answer'}")
+
+
+def test_demo_from_an_empty_data_dir_reaches_ready_with_demo_data(tmp_path: Path) -> None:
+    port = _free_port()
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("DATABASE_URL", "CLICKHOUSE_URL", "REDIS_URL", "APEX_SECRET_KEY")
+    }
+    env.update({"APEX_DATA_DIR": str(tmp_path / "var"), "APEX_PORT": str(port), "COLUMNS": "200"})
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "apex_mediation", "demo"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        ready = _wait_ready(url, proc)
+        assert ready.json()["failed"] == []
+        creds = tmp_path / "var" / "demo_credentials.json"
+        assert oct(creds.stat().st_mode & 0o777) == "0o600"
+        import json
+
+        demo = json.loads(creds.read_text())
+        headers = {"Authorization": f"Bearer {demo['management_key']}"}
+        placements = httpx.get(f"{url}/api/v1/placements", headers=headers, timeout=10).json()
+        assert placements["pagination"]["total"] == 4
+        login = httpx.post(
+            f"{url}/api/v1/auth/login",
+            timeout=10,
+            json={"email": demo["email"], "password": demo["password"]},
+        )
+        assert login.status_code == 200
+    finally:
+        proc.send_signal(signal.SIGINT)
+        output, _ = proc.communicate(timeout=60)
+        leftover = EmbeddedPostgres(tmp_path / "var" / "postgres")
+        was_running = leftover.running()
+        leftover.stop()
+    assert proc.returncode == 0, output
+    assert "SDK key" in output
+    # The app started the embedded server, so the app stopped it.
+    assert was_running is None
