@@ -25,14 +25,14 @@ services:
 	@scripts/ensure-services.sh
 
 lint: install
-	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff check src tests
 	$(BIN)/lint-imports
 
 typecheck: install
 	$(BIN)/mypy
 
 test: install services
-	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff check src tests
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 	@$(BIN)/pytest; status=$$?; if [ $$status -eq 5 ]; then echo "pytest collected no tests: the suite is broken"; exit 1; fi; exit $$status

@@ -59,3 +59,19 @@ def test_defaults_are_embedded_and_masked_output_hides_secrets(tmp_path: Path) -
     assert shown["REDIS_URL"] == "redis://:****@127.0.0.1:6379/0"
     assert "hunter2" not in str(shown)
     assert shown["DATABASE_URL"] == "(unset)"
+
+
+@pytest.mark.parametrize(
+    ("overrides", "secure"),
+    [
+        ({}, False),
+        ({"APEX_PUBLIC_URL": "https://ads.example.com"}, True),
+        ({"APEX_HTTPS": True}, True),
+        ({"APEX_ENV": "production"}, True),
+    ],
+)
+def test_cookies_are_secure_over_https(
+    tmp_path: Path, overrides: dict[str, object], secure: bool
+) -> None:
+    settings = Settings(APEX_DATA_DIR=tmp_path, **overrides)  # type: ignore[arg-type]
+    assert settings.cookie_secure is secure

@@ -79,3 +79,27 @@ async def test_request_id_is_echoed(client: httpx.AsyncClient) -> None:
     response = await client.get("/health", headers={"X-Request-Id": "abc123"})
     assert response.headers["x-request-id"] == "abc123"
     assert len((await client.get("/health")).headers["x-request-id"]) == 32
+
+
+async def test_ready_is_red_while_migrations_are_pending(
+    services: Services, fresh_database: str
+) -> None:
+    from apex_mediation.stores.postgres import open_postgres
+
+    unmigrated = await open_postgres(fresh_database, services.settings.postgres_dir, pool_size=1)
+    app = create_app(
+        services=Services(
+            settings=services.settings,
+            postgres=unmigrated,
+            analytics=services.analytics,
+            cache=services.cache,
+        )
+    )
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://t"
+    ) as http:
+        response = await http.get("/ready")
+    await unmigrated.close()
+    assert response.status_code == 503
+    assert response.json()["failed"] == ["postgres"]
+    assert "pending migrations" in response.json()["checks"]["postgres"]["detail"]
