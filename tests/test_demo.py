@@ -50,7 +50,7 @@ def test_demo_from_an_empty_data_dir_reaches_ready_with_demo_data(tmp_path: Path
         for k, v in os.environ.items()
         if k not in ("DATABASE_URL", "CLICKHOUSE_URL", "REDIS_URL", "APEX_SECRET_KEY")
     }
-    env.update({"APEX_DATA_DIR": str(tmp_path / "var"), "APEX_PORT": str(port), "COLUMNS": "200"})
+    env.update({"APEX_DATA_DIR": str(tmp_path / "var"), "APEX_PORT": str(port), "COLUMNS": "60"})
     proc = subprocess.Popen(
         [sys.executable, "-m", "apex_mediation", "demo"],
         env=env,
@@ -83,6 +83,8 @@ def test_demo_from_an_empty_data_dir_reaches_ready_with_demo_data(tmp_path: Path
         was_running = leftover.running()
         leftover.stop()
     assert proc.returncode == 0, output
-    assert "SDK key" in output
+    # Printed whole (not truncated to the terminal), so they can be copied.
+    assert demo["sdk_key"] in output
+    assert demo["management_key"] in output
     # The app started the embedded server, so the app stopped it.
     assert was_running is None

@@ -148,7 +148,7 @@ def demo(
                 creds = await seed_demo(
                     session, settings.secret, settings.data_dir / "demo_credentials.json"
                 )
-            table = Table(title="Apex Mediation demo", show_header=False)
+            console.print("[bold]Apex Mediation demo[/bold]")
             for label, value in (
                 ("API docs", f"{settings.base_url}/docs"),
                 ("Readiness", f"{settings.base_url}/ready"),
@@ -159,9 +159,10 @@ def demo(
                 ("SDK key (X-Api-Key)", creds.sdk_key),
                 ("Management key (Bearer)", creds.management_key),
             ):
-                table.add_row(label, value)
-            console.print(table)
+                # Plain lines, never truncated: keys must be copyable in any terminal width.
+                console.print(f"  {label + ':':<34}{value}", soft_wrap=True, highlight=False)
             if serve_after:
+                console.print(f"Serving on {settings.base_url}; Ctrl-C stops it.")
                 await _serve(services)
         finally:
             await services.close()
