@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from apex_mediation.accounts import audit
 from apex_mediation.accounts.errors import InvalidInput, NotFound
 from apex_mediation.accounts.identity import Actor
+from apex_mediation.accounts.tenancy import get_owned
 from apex_mediation.db.models import API_KEY_SCOPES, ApiKey, App
 
 KEY_PREFIX = "apx"
@@ -102,11 +103,7 @@ async def list_keys(session: AsyncSession, publisher_id: uuid.UUID) -> list[ApiK
 
 
 async def revoke(session: AsyncSession, actor: Actor, key_id: uuid.UUID) -> ApiKey:
-    key = await session.scalar(
-        select(ApiKey).where(ApiKey.id == key_id, ApiKey.publisher_id == actor.tenant())
-    )
-    if key is None:
-        raise NotFound("API key not found")
+    key = await get_owned(session, ApiKey, actor.tenant(), key_id, "API key")
     if key.revoked_at is None:
         key.revoked_at = dt.datetime.now(dt.UTC)
         await audit.record(session, actor, "api_key.revoked", "api_key", key.id)

@@ -10,8 +10,9 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from apex_mediation.accounts import audit
-from apex_mediation.accounts.errors import InvalidInput, NotFound
+from apex_mediation.accounts.errors import InvalidInput
 from apex_mediation.accounts.identity import Actor
+from apex_mediation.accounts.tenancy import get_owned
 from apex_mediation.db.models import App
 from apex_mediation.inventory.pagination import Page, paginate
 from apex_mediation.inventory.specs import AppPatch, AppSpec
@@ -41,12 +42,7 @@ def _still_valid(app: App) -> None:
 
 
 async def get_app(session: AsyncSession, publisher_id: uuid.UUID, app_id: uuid.UUID) -> App:
-    app = await session.scalar(
-        select(App).where(App.id == app_id, App.publisher_id == publisher_id)
-    )
-    if app is None:
-        raise NotFound("app not found")
-    return app
+    return await get_owned(session, App, publisher_id, app_id, "app")
 
 
 async def list_apps(

@@ -15,8 +15,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from apex_mediation.accounts import audit
 from apex_mediation.accounts.crypto import decrypt_json, encrypt_json, mask
-from apex_mediation.accounts.errors import Conflict, NotFound
+from apex_mediation.accounts.errors import Conflict
 from apex_mediation.accounts.identity import Actor
+from apex_mediation.accounts.tenancy import get_owned
 from apex_mediation.db.models import NetworkAccount
 from apex_mediation.inventory.pagination import Page, paginate
 from apex_mediation.inventory.specs import NetworkAccountPatch, NetworkAccountSpec
@@ -54,14 +55,7 @@ def credentials(secret: bytes, account: NetworkAccount) -> dict[str, str]:
 async def get_account(
     session: AsyncSession, publisher_id: uuid.UUID, account_id: uuid.UUID
 ) -> NetworkAccount:
-    account = await session.scalar(
-        select(NetworkAccount).where(
-            NetworkAccount.id == account_id, NetworkAccount.publisher_id == publisher_id
-        )
-    )
-    if account is None:
-        raise NotFound("network account not found")
-    return account
+    return await get_owned(session, NetworkAccount, publisher_id, account_id, "network account")
 
 
 async def list_accounts(

@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from apex_mediation.accounts import audit
 from apex_mediation.accounts.errors import InvalidInput, NotFound
 from apex_mediation.accounts.identity import Actor
+from apex_mediation.accounts.tenancy import get_owned
 from apex_mediation.db.models import NetworkAccount, Placement, PlacementLine
 from apex_mediation.inventory.apps import get_app
 from apex_mediation.inventory.pagination import Page, paginate
@@ -128,13 +129,7 @@ def _view(placement: Placement, lines: list[PlacementLine]) -> PlacementView:
 async def get_placement(
     session: AsyncSession, publisher_id: uuid.UUID, placement_id: uuid.UUID
 ) -> PlacementView:
-    placement = await session.scalar(
-        select(Placement).where(
-            Placement.id == placement_id, Placement.publisher_id == publisher_id
-        )
-    )
-    if placement is None:
-        raise NotFound("placement not found")
+    placement = await get_owned(session, Placement, publisher_id, placement_id, "placement")
     return _view(placement, (await _lines(session, [placement.id]))[placement.id])
 
 
