@@ -21,6 +21,7 @@ from fastapi import FastAPI
 
 from apex_mediation.app import create_app
 from apex_mediation.db import migrate
+from apex_mediation.sdk.config_signing import create_key
 from apex_mediation.services import Services
 from apex_mediation.settings import Settings
 from apex_mediation.stores.analytics import Analytics, migrate_analytics, open_analytics
@@ -143,8 +144,13 @@ async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
 
 
 @pytest.fixture(scope="session")
-def app(services: Services) -> FastAPI:
-    return create_app(services=services)
+async def app(services: Services) -> AsyncIterator[FastAPI]:
+    """The app with its lifespan run (config snapshot, auction log), on the shared stores."""
+    if not (services.settings.keys_dir / "keyring.json").exists():
+        create_key(services.settings.keys_dir)
+    application = create_app(services=services)
+    async with application.router.lifespan_context(application):
+        yield application
 
 
 @pytest.fixture

@@ -50,7 +50,14 @@ def test_demo_from_an_empty_data_dir_reaches_ready_with_demo_data(tmp_path: Path
         for k, v in os.environ.items()
         if k not in ("DATABASE_URL", "CLICKHOUSE_URL", "REDIS_URL", "APEX_SECRET_KEY")
     }
-    env.update({"APEX_DATA_DIR": str(tmp_path / "var"), "APEX_PORT": str(port), "COLUMNS": "60"})
+    env.update(
+        {
+            "APEX_DATA_DIR": str(tmp_path / "var"),
+            "APEX_PORT": str(port),
+            "COLUMNS": "60",
+            "APEX_DEMO_BIDDERS_PORT": str(_free_port()),
+        }
+    )
     proc = subprocess.Popen(
         [sys.executable, "-m", "apex_mediation", "demo"],
         env=env,

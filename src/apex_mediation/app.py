@@ -11,6 +11,8 @@ from apex_mediation.api import errors
 from apex_mediation.api.routes import api_keys, apps, auth, health, network_accounts, placements
 from apex_mediation.observability.http_metrics import HttpMetricsMiddleware
 from apex_mediation.observability.logging import RequestIdMiddleware, configure_logging
+from apex_mediation.sdk import routes as sdk_routes
+from apex_mediation.sdk.runtime import build_runtime
 from apex_mediation.services import Services, open_services
 from apex_mediation.settings import Settings, get_settings
 
@@ -24,9 +26,12 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         owned = services is None
         app.state.services = services or await open_services(settings)
+        app.state.auction = build_runtime(app.state.services)
         try:
+            await app.state.auction.start(app.state.services.postgres)
             yield
         finally:
+            await app.state.auction.stop()
             if owned:
                 await app.state.services.close()
 
@@ -41,6 +46,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     if services is not None:
         app.state.services = services
     errors.install(app)
+    app.router.routes.extend(sdk_routes.routes)
     for router in (
         health.router,
         auth.router,

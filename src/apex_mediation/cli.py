@@ -23,6 +23,8 @@ from apex_mediation.settings import Settings, SettingsError, get_settings
 app = typer.Typer(help="Apex Mediation: open, self-hostable ad mediation.", no_args_is_help=True)
 admin = typer.Typer(help="Operator tasks.", no_args_is_help=True)
 config = typer.Typer(help="Configuration.", no_args_is_help=True)
+keys = typer.Typer(help="Config signing keys (Ed25519).", no_args_is_help=True)
+app.add_typer(keys, name="keys")
 app.add_typer(admin, name="admin")
 app.add_typer(config, name="config")
 console = Console()
@@ -136,17 +138,26 @@ def demo(
     serve_after: Annotated[bool, typer.Option("--serve/--no-serve")] = True,
 ) -> None:
     """Embedded stores, migrations, a demo publisher with apps and placements; then serve."""
+    from apex_mediation.demo.bidders import DEMO_PROFILES, DemoBidders
     from apex_mediation.demo.seed import seed_demo
+    from apex_mediation.sdk.config_signing import create_key
 
     settings = _settings(port, host)
+    if not (settings.keys_dir / "keyring.json").exists():
+        create_key(settings.keys_dir)
 
     async def run() -> None:
         services = await open_services(settings)
+        bidders = DemoBidders(DEMO_PROFILES, port=settings.demo_bidders_port)
         try:
+            await bidders.start()
             await schema.upgrade(services)
             async with services.postgres.session() as session:
                 creds = await seed_demo(
-                    session, settings.secret, settings.data_dir / "demo_credentials.json"
+                    session,
+                    settings.secret,
+                    settings.data_dir / "demo_credentials.json",
+                    [bidders.endpoint(p.name) for p in DEMO_PROFILES],
                 )
             console.print("[bold]Apex Mediation demo[/bold]")
             for label, value in (
@@ -165,6 +176,7 @@ def demo(
                 console.print(f"Serving on {settings.base_url}; Ctrl-C stops it.")
                 await _serve(services)
         finally:
+            await bidders.stop()
             await services.close()
 
     asyncio.run(run())
@@ -213,6 +225,56 @@ def create_publisher(
     except DomainError as exc:
         console.print(f"[red]{exc.field or 'error'}:[/red] {exc.message}")
         raise typer.Exit(1) from exc
+
+
+@keys.command("create")
+def keys_create() -> None:
+    """Create the first config signing key (refuses if a key ring exists: use rotate)."""
+    from apex_mediation.sdk.config_signing import create_key
+
+    settings = _settings()
+    try:
+        key = create_key(settings.keys_dir)
+    except FileExistsError as exc:
+        console.print("[red]a key ring exists already;[/red] use `apex keys rotate`")
+        raise typer.Exit(1) from exc
+    console.print(f"created key {key.key_id} in {settings.keys_dir}")
+
+
+@keys.command("rotate")
+def keys_rotate(
+    grace_days: Annotated[int, typer.Option(help="Days the old key stays verifiable")] = 14,
+) -> None:
+    """Make a new key active; the old one stays verifiable for the grace period."""
+    import datetime as dt
+
+    from apex_mediation.sdk.config_signing import SigningKeyMissing, rotate
+
+    settings = _settings()
+    try:
+        key = rotate(settings.keys_dir, dt.timedelta(days=grace_days))
+    except SigningKeyMissing as exc:
+        console.print(f"[red]{exc}[/red]")
+        raise typer.Exit(1) from exc
+    console.print(f"active key is now {key.key_id}; restart or wait for the servers to reload")
+
+
+@keys.command("list")
+def keys_list() -> None:
+    """The key ring: ids, state and how long each stays verifiable."""
+    from apex_mediation.sdk.config_signing import SigningKeyMissing, load_keyring
+
+    settings = _settings()
+    try:
+        ring = load_keyring(settings.keys_dir)
+    except SigningKeyMissing as exc:
+        console.print(f"[red]{exc}[/red]")
+        raise typer.Exit(1) from exc
+    table = Table("key id", "state", "created", "verifiable until")
+    for key in ring.keys:
+        state = "active" if key.key_id == ring.active.key_id else "retired"
+        table.add_row(key.key_id, state, str(key.created_at), str(key.verify_until or "-"))
+    console.print(table)
 
 
 @config.command("show")

@@ -55,6 +55,18 @@ class Settings(BaseSettings):
     clickhouse_database: str = Field("apex", alias="APEX_CLICKHOUSE_DATABASE")
     redis_url: SecretStr | None = Field(None, alias="REDIS_URL")
 
+    # The auction edge.
+    bidder_buffer_ms: float = Field(10.0, alias="APEX_BIDDER_BUFFER_MS", ge=0)
+    min_bidder_ms: float = Field(15.0, alias="APEX_MIN_BIDDER_MS", ge=1)
+    snapshot_refresh_s: float = Field(1.0, alias="APEX_SNAPSHOT_REFRESH_S", gt=0)
+    sdk_rate_per_app: int = Field(5000, alias="APEX_SDK_RATE_PER_APP", ge=1)
+    sdk_rate_per_ip: int = Field(50, alias="APEX_SDK_RATE_PER_IP", ge=1)
+    currency_rates_file: Path | None = Field(None, alias="APEX_CURRENCY_RATES_FILE")
+    # A header set by a trusted proxy or CDN with the client's ISO country code.
+    geo_country_header: str = Field("cf-ipcountry", alias="APEX_GEO_COUNTRY_HEADER")
+
+    demo_bidders_port: int = Field(8700, alias="APEX_DEMO_BIDDERS_PORT", ge=1, le=65535)
+
     session_ttl_hours: int = Field(12, alias="APEX_SESSION_TTL_HOURS", ge=1)
     # Served over HTTPS (directly or behind a proxy): cookies get the Secure flag.
     https: bool = Field(False, alias="APEX_HTTPS")
@@ -75,6 +87,10 @@ class Settings(BaseSettings):
     @property
     def clickhouse_dir(self) -> Path:
         return self.data_dir / "clickhouse"
+
+    @property
+    def keys_dir(self) -> Path:
+        return self.data_dir / "keys"
 
     @property
     def base_url(self) -> str:

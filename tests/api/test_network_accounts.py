@@ -20,18 +20,18 @@ async def test_credentials_are_never_returned(tenant: Tenant) -> None:
     created = await tenant.create(
         "/api/v1/network-accounts",
         {
-            "network": "applovin",
+            "network": "openrtb",
             "name": "main",
-            "credentials": {"sdk_key": SECRET_VALUE, "short": "abc"},
+            "credentials": {"auth_token": SECRET_VALUE, "auth_header": "X-Key"},
         },
     )
-    assert created["credentials"] == {"sdk_key": "****1234", "short": "****"}
+    assert created["credentials"] == {"auth_header": "****", "auth_token": "****1234"}
     for response in (
         await tenant.call("GET", f"/api/v1/network-accounts/{created['id']}"),
         await tenant.call("GET", "/api/v1/network-accounts"),
     ):
         assert SECRET_VALUE not in response.text
-        assert 'abc"' not in response.text
+        assert "X-Key" not in response.text
 
 
 async def test_credentials_are_encrypted_at_rest(tenant: Tenant, services: Services) -> None:
@@ -83,15 +83,37 @@ async def test_patch_replaces_credentials(tenant: Tenant, services: Services) ->
     response = await tenant.call(
         "PATCH",
         f"/api/v1/network-accounts/{created['id']}",
-        json={"credentials": {"publisher_id": "pub-999999999999"}, "bidAdjustmentPpm": 900_000},
+        json={
+            "credentials": {"app_id": "ca-app-pub-999999999999~1234"},
+            "bidAdjustmentPpm": 900_000,
+        },
     )
     assert response.status_code == 200
-    assert response.json()["credentials"] == {"publisher_id": "****9999"}
+    assert response.json()["credentials"] == {"app_id": "****1234"}
     assert response.json()["bidAdjustmentPpm"] == 900_000
 
 
 async def test_duplicate_name_per_network_is_a_conflict(tenant: Tenant) -> None:
-    body = {"network": "mintegral", "name": "same", "credentials": {}}
+    body = {"network": "openrtb", "name": "same", "credentials": {}}
     await tenant.create("/api/v1/network-accounts", body)
     response = await tenant.call("POST", "/api/v1/network-accounts", json=body)
     assert response.status_code == 409
+
+
+async def test_credentials_must_fit_the_networks_model(tenant: Tenant) -> None:
+    response = await tenant.call(
+        "POST",
+        "/api/v1/network-accounts",
+        json={"network": "unity", "name": "bad", "credentials": {"game_id": "not digits"}},
+    )
+    assert response.status_code == 400
+    error = response.json()["error"]
+    assert error["details"]["fields"][0]["field"] == "credentials"
+    assert "game_id" in error["message"]
+    unknown = await tenant.call(
+        "POST",
+        "/api/v1/network-accounts",
+        json={"network": "nosuchnet", "name": "x", "credentials": {}},
+    )
+    assert unknown.status_code == 400
+    assert "unknown network" in unknown.json()["error"]["message"]

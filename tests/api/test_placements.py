@@ -55,7 +55,7 @@ async def test_put_replaces_the_whole_config_and_bumps_the_version(tenant: Tenan
         f"/api/v1/placements/{created['id']}",
         json={
             "config": {
-                "bidding": [{"network": "applovin", "params": {"zone": "z1"}}],
+                "bidding": [{"network": "inmobi", "params": {"plc": "1234567890"}}],
                 "countryFloors": {"US": 2_000_000},
                 "auctionType": "second_price",
             }
@@ -67,7 +67,7 @@ async def test_put_replaces_the_whole_config_and_bumps_the_version(tenant: Tenan
     assert body["config"]["waterfall"] == []  # replaced, not merged
     assert body["config"]["floorCpmMicros"] == 0
     assert body["config"]["countryFloors"] == {"US": 2_000_000}
-    assert [line["network"] for line in body["config"]["bidding"]] == ["applovin"]
+    assert [line["network"] for line in body["config"]["bidding"]] == ["inmobi"]
 
 
 async def test_waterfall_is_returned_in_priority_order(tenant: Tenant) -> None:
@@ -80,8 +80,18 @@ async def test_waterfall_is_returned_in_priority_order(tenant: Tenant) -> None:
             "format": "banner",
             "config": {
                 "waterfall": [
-                    {"network": "unity", "priority": 5, "ecpmMicros": 1},
-                    {"network": "admob", "priority": 2, "ecpmMicros": 2},
+                    {
+                        "network": "unity",
+                        "priority": 5,
+                        "ecpmMicros": 1,
+                        "params": {"placement_id": "Banner"},
+                    },
+                    {
+                        "network": "admob",
+                        "priority": 2,
+                        "ecpmMicros": 2,
+                        "params": {"ad_unit_id": "ca-app-pub-3940256099942544/1033173712"},
+                    },
                 ]
             },
         },
@@ -127,7 +137,12 @@ async def test_network_account_of_another_network_is_refused(tenant: Tenant) -> 
             "format": "banner",
             "config": {
                 "waterfall": [
-                    {"network": "admob", "priority": 0, "networkAccountId": account["id"]}
+                    {
+                        "network": "admob",
+                        "priority": 0,
+                        "networkAccountId": account["id"],
+                        "params": {"ad_unit_id": "ca-app-pub-3940256099942544/1033173712"},
+                    }
                 ]
             },
         },
@@ -137,3 +152,35 @@ async def test_network_account_of_another_network_is_refused(tenant: Tenant) -> 
         response.json()["error"]["details"]["fields"][0]["field"]
         == "config.waterfall[0].networkAccountId"
     )
+
+
+async def test_line_params_must_fit_the_networks_model(tenant: Tenant) -> None:
+    app = await tenant.android_app()
+    bad_unit = await tenant.call(
+        "POST",
+        "/api/v1/placements",
+        json={
+            "name": "p",
+            "appId": app["id"],
+            "format": "banner",
+            "config": {
+                "waterfall": [{"network": "admob", "priority": 0, "params": {"ad_unit_id": "nope"}}]
+            },
+        },
+    )
+    assert bad_unit.status_code == 400
+    assert bad_unit.json()["error"]["details"]["fields"][0]["field"] == "config.waterfall[0].params"
+    client_side_bidder = await tenant.call(
+        "POST",
+        "/api/v1/placements",
+        json={
+            "name": "p",
+            "appId": app["id"],
+            "format": "banner",
+            "config": {
+                "bidding": [{"network": "unity", "params": {"placement_id": "Banner_Android"}}]
+            },
+        },
+    )
+    assert client_side_bidder.status_code == 400
+    assert "waterfall" in client_side_bidder.json()["error"]["message"]

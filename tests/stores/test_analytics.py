@@ -18,6 +18,7 @@ from uuid import uuid4
 import pytest
 from prometheus_client import REGISTRY
 
+from apex_mediation.stores import analytics
 from apex_mediation.stores.analytics import (
     Analytics,
     AnalyticsError,
@@ -253,12 +254,17 @@ async def test_closed_store_refuses_calls(engine: str, chdb_dir: Path) -> None:
 
 
 async def test_shipped_migrations_apply_once(store: Analytics) -> None:
-    assert await pending_analytics_migrations(store) == ["0001_sdk_telemetry"]
-    assert await migrate_analytics(store) == ["0001_sdk_telemetry"]
+    shipped = sorted(
+        path.stem
+        for path in (Path(analytics.__file__).parent / "clickhouse_migrations").glob("*.sql")
+    )
+    assert shipped[:2] == ["0001_sdk_telemetry", "0002_auctions_and_bids"]
+    assert await pending_analytics_migrations(store) == shipped
+    assert await migrate_analytics(store) == shipped
     assert await migrate_analytics(store) == []
     assert await pending_analytics_migrations(store) == []
-    recorded = await store.query("SELECT version FROM schema_migrations")
-    assert recorded == [{"version": "0001_sdk_telemetry"}]
+    recorded = await store.query("SELECT version FROM schema_migrations ORDER BY version")
+    assert recorded == [{"version": name} for name in shipped]
 
     columns = await store.query(
         "SELECT name, type FROM system.columns "

@@ -212,6 +212,10 @@ class Placement(Base):
     auction_type: Mapped[str] = mapped_column(Text, nullable=False, server_default="first_price")
     refresh_interval_s: Mapped[int | None] = mapped_column(Integer)
     enabled: Mapped[bool] = mapped_column(Boolean, nullable=False, server_default=text("true"))
+    # add_placement_pacing: frequency caps per device and the minimum gap between impressions.
+    fcap_per_hour: Mapped[int | None] = mapped_column(Integer)
+    fcap_per_day: Mapped[int | None] = mapped_column(Integer)
+    min_interval_s: Mapped[int | None] = mapped_column(Integer)
     # Bumped on every change so that config snapshots and signed configs can tell versions apart.
     config_version: Mapped[int] = mapped_column(Integer, nullable=False, server_default=text("1"))
     created_at: Mapped[dt.datetime] = _created()

@@ -49,7 +49,7 @@ def _load(path: Path) -> DemoCredentials | None:
 
 
 async def seed_demo(
-    session: AsyncSession, secret: bytes, credentials_file: Path
+    session: AsyncSession, secret: bytes, credentials_file: Path, bidder_endpoints: list[str]
 ) -> DemoCredentials:
     existing = await session.scalar(select(User).where(User.email == DEMO_EMAIL))
     saved = _load(credentials_file)
@@ -101,7 +101,7 @@ async def seed_demo(
             ),
         )
         accounts[network] = account.id
-    await _placements(session, actor, app, web, accounts)
+    await _placements(session, actor, app, web, accounts, bidder_endpoints)
     sdk = await api_keys.issue(
         session, actor, name="demo android sdk key", scopes=["sdk"], app_id=app.id
     )
@@ -122,34 +122,35 @@ async def seed_demo(
 
 
 async def _placements(
-    session: AsyncSession, actor: Actor, app: App, web: App, accounts: dict[str, uuid.UUID]
+    session: AsyncSession,
+    actor: Actor,
+    app: App,
+    web: App,
+    accounts: dict[str, uuid.UUID],
+    bidder_endpoints: list[str],
 ) -> None:
     waterfall = [
         {
             "network": "admob",
             "priority": 0,
-            "ecpmMicros": 4_500_000,
+            "ecpmMicros": 1_500_000,
             "networkAccountId": str(accounts["admob"]),
             "params": {"ad_unit_id": "ca-app-pub-3940256099942544/1033173712"},
         },
         {
             "network": "unity",
             "priority": 1,
-            "ecpmMicros": 2_000_000,
+            "ecpmMicros": 800_000,
             "networkAccountId": str(accounts["unity"]),
             "params": {"placement_id": "Interstitial"},
         },
     ]
-    bidding = [
-        {
-            "network": "applovin",
-            "networkAccountId": str(accounts["applovin"]),
-            "params": {"zone_id": "demo-zone"},
-        }
-    ]
+    # Server-side bidders: the local demo exchanges (demo/bidders.py), spoken to over OpenRTB
+    # exactly as a real bidder would be.
+    bidding = [{"network": "openrtb", "params": {"endpoint": url}} for url in bidder_endpoints]
     for name, fmt, floor in (
-        ("Level complete", "interstitial", 1_000_000),
-        ("Extra life", "rewarded", 2_000_000),
+        ("Level complete", "interstitial", 500_000),
+        ("Extra life", "rewarded", 1_000_000),
         ("Home banner", "banner", 200_000),
     ):
         await placements.create_placement(

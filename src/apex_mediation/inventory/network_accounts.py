@@ -15,9 +15,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from apex_mediation.accounts import audit
 from apex_mediation.accounts.crypto import decrypt_json, encrypt_json, mask
-from apex_mediation.accounts.errors import Conflict
+from apex_mediation.accounts.errors import Conflict, InvalidInput
 from apex_mediation.accounts.identity import Actor
 from apex_mediation.accounts.tenancy import get_owned
+from apex_mediation.auction.adapters.registry import validate_credentials
 from apex_mediation.db.models import NetworkAccount
 from apex_mediation.inventory.pagination import Page, paginate
 from apex_mediation.inventory.specs import NetworkAccountPatch, NetworkAccountSpec
@@ -52,6 +53,12 @@ def credentials(secret: bytes, account: NetworkAccount) -> dict[str, str]:
     )
 
 
+def _check_credentials(network: str, values: dict[str, str]) -> None:
+    problems = validate_credentials(network, dict(values))
+    if problems:
+        raise InvalidInput(problems[0].removeprefix("credentials: "), field="credentials")
+
+
 async def get_account(
     session: AsyncSession, publisher_id: uuid.UUID, account_id: uuid.UUID
 ) -> NetworkAccount:
@@ -74,6 +81,7 @@ async def create_account(
 ) -> NetworkAccount:
     actor.require_role("admin")
     publisher_id = actor.tenant()
+    _check_credentials(spec.network, spec.credentials)
     account_id = uuid.uuid4()
     account = NetworkAccount(
         id=account_id,
@@ -122,6 +130,7 @@ async def update_account(
     if patch.enabled is not None:
         account.enabled = patch.enabled
     if patch.credentials is not None:
+        _check_credentials(account.network, patch.credentials)
         account.credentials_encrypted = encrypt_json(
             secret, patch.credentials, _aad(account.id, account.publisher_id)
         )

@@ -17,6 +17,7 @@ from apex_mediation.accounts import audit
 from apex_mediation.accounts.errors import InvalidInput, NotFound
 from apex_mediation.accounts.identity import Actor
 from apex_mediation.accounts.tenancy import get_owned
+from apex_mediation.auction.adapters.registry import get_adapter, validate_params
 from apex_mediation.db.models import NetworkAccount, Placement, PlacementLine
 from apex_mediation.inventory.apps import get_app
 from apex_mediation.inventory.pagination import Page, paginate
@@ -48,12 +49,23 @@ def _state(placement: Placement, config: PlacementConfig | None) -> dict[str, An
 async def _check_accounts(
     session: AsyncSession, publisher_id: uuid.UUID, config: PlacementConfig
 ) -> None:
-    """Every referenced network account must be this publisher's and of the line's network."""
+    """Each line's params must fit its network's model; bidders must bid server-side; every
+    referenced network account must be this publisher's and of the line's network."""
     lines: list[tuple[str, int, BiddingLineSpec | WaterfallLineSpec]] = [
         *(("bidding", i, line) for i, line in enumerate(config.bidding)),
         *(("waterfall", i, line) for i, line in enumerate(config.waterfall)),
     ]
     for kind, index, line in lines:
+        where = f"config.{kind}[{index}]"
+        problems = validate_params(line.network, dict(line.params))
+        if problems:
+            raise InvalidInput(problems[0].removeprefix("params: "), field=f"{where}.params")
+        adapter = get_adapter(line.network)
+        if kind == "bidding" and adapter is not None and adapter.mode != "s2s":
+            raise InvalidInput(
+                f"{line.network} takes part client-side: add it to the waterfall",
+                field=f"{where}.network",
+            )
         if line.network_account_id is None:
             continue
         network = await session.scalar(
@@ -75,6 +87,9 @@ def _apply_config(placement: Placement, config: PlacementConfig) -> list[Placeme
     placement.timeout_ms = config.timeout_ms
     placement.auction_type = config.auction_type
     placement.refresh_interval_s = config.refresh_interval_s
+    placement.fcap_per_hour = config.fcap_per_hour
+    placement.fcap_per_day = config.fcap_per_day
+    placement.min_interval_s = config.min_interval_s
     lines = [
         PlacementLine(
             placement_id=placement.id,
@@ -245,6 +260,9 @@ def config_of(view: PlacementView) -> PlacementConfig:
             "timeout_ms": p.timeout_ms,
             "auction_type": p.auction_type,
             "refresh_interval_s": p.refresh_interval_s,
+            "fcap_per_hour": p.fcap_per_hour,
+            "fcap_per_day": p.fcap_per_day,
+            "min_interval_s": p.min_interval_s,
             "bidding": [
                 {
                     "network": line.network,

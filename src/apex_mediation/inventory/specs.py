@@ -130,6 +130,10 @@ class PlacementConfig(Spec):
     timeout_ms: Annotated[StrictInt, Field(ge=1, le=30_000)] = 800
     auction_type: AuctionType = "first_price"
     refresh_interval_s: Annotated[StrictInt, Field(ge=10, le=3600)] | None = None
+    # Pacing, counted per device at impression time: None means no cap.
+    fcap_per_hour: Annotated[StrictInt, Field(ge=1, le=10_000)] | None = None
+    fcap_per_day: Annotated[StrictInt, Field(ge=1, le=100_000)] | None = None
+    min_interval_s: Annotated[StrictInt, Field(ge=1, le=86_400)] | None = None
     bidding: Annotated[list[BiddingLineSpec], Field(max_length=50)] = []
     waterfall: Annotated[list[WaterfallLineSpec], Field(max_length=100)] = []
 

@@ -41,11 +41,14 @@ async def _postgres(services: Services) -> bool | str:
     return True
 
 
-async def readiness(services: Services) -> list[Check]:
-    return list(
+async def readiness(services: Services, config_error: str | None = None) -> list[Check]:
+    checks = list(
         await asyncio.gather(
             _run("postgres", lambda: _postgres(services)),
             _run("clickhouse", services.analytics.ping),
             _run("cache", services.cache.ping),
         )
     )
+    if config_error is not None:  # no signing key: SDK configs cannot be served
+        checks.append(Check("config_signing", False, config_error))
+    return checks

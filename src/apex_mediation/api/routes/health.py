@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
@@ -18,8 +18,9 @@ async def health() -> dict[str, str]:
 
 
 @router.get("/ready")
-async def ready(services: ServicesDep) -> JSONResponse:
-    checks = await readiness(services)
+async def ready(request: Request, services: ServicesDep) -> JSONResponse:
+    runtime = getattr(request.app.state, "auction", None)
+    checks = await readiness(services, runtime.config_error if runtime else None)
     failed = [check.name for check in checks if not check.ok]
     body = {
         "status": "not_ready" if failed else "ready",

@@ -1,0 +1,1 @@
+"""The auction: hybrid server-side bidding and waterfall, within a strict time budget."""

@@ -1,0 +1,1 @@
+"""The named networks, one module each; `registry.py` lists them."""

@@ -1,0 +1,34 @@
+"""Auction metrics per network: calls by outcome, latency, and the auctions themselves."""
+
+from __future__ import annotations
+
+from prometheus_client import Counter, Histogram
+
+bidder_calls_total = Counter(
+    "auction_bidder_calls_total", "Bidder calls by network and outcome", ["network", "outcome"]
+)
+bidder_latency_seconds = Histogram(
+    "auction_bidder_latency_seconds",
+    "Bidder answer latency",
+    ["network"],
+    buckets=(0.005, 0.01, 0.02, 0.05, 0.075, 0.1, 0.15, 0.2, 0.3, 0.5, 1.0),
+)
+auctions_total = Counter(
+    "auction_auctions_total", "Auctions by format and result", ["format", "result"]
+)
+auction_duration_seconds = Histogram(
+    "auction_duration_seconds",
+    "Auction duration inside the exchange",
+    buckets=(0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.15, 0.2, 0.3, 0.5, 1.0),
+)
+
+
+def observe_bidder(network: str, outcome: str, latency_ms: float | None) -> None:
+    bidder_calls_total.labels(network, outcome).inc()
+    if latency_ms is not None:
+        bidder_latency_seconds.labels(network).observe(latency_ms / 1000)
+
+
+def observe_auction(ad_format: str, filled: bool, duration_ms: float) -> None:
+    auctions_total.labels(ad_format, "fill" if filled else "no_fill").inc()
+    auction_duration_seconds.observe(duration_ms / 1000)

@@ -1,0 +1,335 @@
+"""The SDK-facing endpoints: plain Starlette handlers with msgspec (no FastAPI validation layer
+on the hot path). Each parses its published wire format into the canonical request, runs the
+exchange, and answers in the same format. A client's mistake is a 4xx with the SDK error body,
+never a 5xx."""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import hashlib
+from typing import Any
+
+import msgspec
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Match, Route
+
+from apex_mediation.auction.exchange import AuctionResult
+from apex_mediation.auction.metrics import observe_auction
+from apex_mediation.auction.model import AuctionRequest
+from apex_mediation.auction.snapshot import AppConfig, PlacementConfig, Snapshot
+from apex_mediation.sdk.errors import SdkError, error_response, json_response
+from apex_mediation.sdk.limits import over_limit
+from apex_mediation.sdk.runtime import AuctionRuntime
+from apex_mediation.sdk.wire import android, ctv, ios, mobile, web
+from apex_mediation.sdk.wire.common import WireError
+from apex_mediation.services import Services
+
+MAX_BODY_BYTES = 256 * 1024
+CORS_MAX_AGE = "600"
+
+
+class BodyTooLarge(Exception):
+    pass
+
+
+class Rejected(Exception):
+    def __init__(self, response: Response) -> None:
+        self.response = response
+
+
+def _runtime(request: Request) -> AuctionRuntime:
+    runtime: AuctionRuntime = request.app.state.auction
+    return runtime
+
+
+async def _read_body(request: Request) -> bytes:
+    declared = request.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > MAX_BODY_BYTES:
+        raise BodyTooLarge
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > MAX_BODY_BYTES:
+            raise BodyTooLarge
+    return bytes(body)
+
+
+def _decode(raw: bytes, kind: type[Any]) -> Any:
+    try:
+        return msgspec.json.decode(raw, type=kind)
+    except msgspec.ValidationError as exc:
+        raise WireError(_field_message(str(exc))) from exc
+    except msgspec.DecodeError as exc:
+        raise WireError("body is not valid JSON") from exc
+
+
+def _field_message(message: str) -> str:
+    """msgspec says "Expected `str`, got `int` - at `$.device_info.ip`": lead with the field."""
+    if " - at `$." in message:
+        text, _, where = message.partition(" - at `$.")
+        return f"{where.rstrip('`')}: {text}"
+    return message
+
+
+def _client_ip(request: Request) -> str | None:
+    return request.client.host if request.client else None
+
+
+def _country(request: Request, services: Services) -> str | None:
+    value = request.headers.get(services.settings.geo_country_header, "").strip().upper()
+    return value if len(value) == 2 and value.isalpha() else None
+
+
+def _app_by_key(request: Request, snapshot: Snapshot) -> AppConfig:
+    key = request.headers.get("x-api-key", "")
+    app_id = snapshot.sdk_keys.get(hashlib.sha256(key.encode()).hexdigest()) if key else None
+    app = snapshot.apps.get(app_id) if app_id else None
+    if app is None or not app.active:
+        raise Rejected(
+            error_response(
+                401, SdkError.INVALID_APP_ID, "unknown, revoked or disabled SDK key (X-Api-Key)"
+            )
+        )
+    return app
+
+
+def _placement(
+    snapshot: Snapshot, app: AppConfig, canonical: AuctionRequest, field: str
+) -> PlacementConfig:
+    placement = snapshot.placements.get(canonical.placement_id)
+    if placement is None or placement.app_id != app.id:
+        raise Rejected(
+            error_response(
+                400, SdkError.INVALID_REQUEST, f"{field}: unknown placement for this app"
+            )
+        )
+    if not placement.enabled:
+        raise Rejected(
+            error_response(400, SdkError.INVALID_REQUEST, f"{field}: placement is disabled")
+        )
+    if placement.format != canonical.ad_format:
+        raise Rejected(
+            error_response(
+                400,
+                SdkError.INVALID_REQUEST,
+                f"ad type {canonical.ad_format} does not match the placement's {placement.format}",
+            )
+        )
+    return placement
+
+
+async def _run(
+    request: Request, app: AppConfig, placement: PlacementConfig, canonical: AuctionRequest
+) -> AuctionResult:
+    services: Services = request.app.state.services
+    runtime = _runtime(request)
+    wait = await over_limit(services.cache, runtime.limits, app.id, _client_ip(request))
+    if wait is not None:
+        raise Rejected(
+            error_response(
+                429,
+                SdkError.INVALID_REQUEST,
+                "rate limit exceeded",
+                headers={"Retry-After": str(wait)},
+            )
+        )
+    country = _country(request, services)
+    if country:
+        canonical = msgspec.structs.replace(
+            canonical, device=msgspec.structs.replace(canonical.device, country=country)
+        )
+    result = await runtime.exchange.run(canonical, app, placement)
+    runtime.auction_log.record(result)
+    for url in result.notices:
+        runtime.spawn(runtime.transport.fire_and_forget(url))
+    observe_auction(placement.format, result.winner is not None, result.duration_ms)
+    return result
+
+
+def _with_debug(request: Request, body: dict[str, Any], result: AuctionResult) -> dict[str, Any]:
+    wants = request.query_params.get("debug") == "1" or result.request.debug
+    if wants and result.test:
+        body["debug"] = result.trace()
+    return body
+
+
+async def _guard(handler: Any, request: Request) -> Response:
+    try:
+        return await handler(request)  # type: ignore[no-any-return]
+    except BodyTooLarge:
+        return error_response(
+            413, SdkError.INVALID_REQUEST, f"body larger than {MAX_BODY_BYTES // 1024} KiB"
+        )
+    except WireError as exc:
+        return error_response(400, SdkError.INVALID_REQUEST, str(exc))
+    except Rejected as rejected:
+        return rejected.response
+
+
+# -- Android / Unity / iOS -------------------------------------------------------------------
+
+
+async def _mobile_auction(request: Request) -> Response:
+    raw = await _read_body(request)
+    snapshot = _runtime(request).snapshots.current
+    app = _app_by_key(request, snapshot)
+    ip = _client_ip(request)
+    if b'"placementId"' in raw:  # iOS camelCase; Android/Unity send placement_id
+        canonical = ios.to_canonical(_decode(raw, ios.IosAuction), ip)
+        field = "placementId"
+    else:
+        body = _decode(raw, android.AndroidAuction)
+        if body.app_id and body.app_id != app.id:
+            raise Rejected(
+                error_response(
+                    400, SdkError.INVALID_APP_ID, "app_id does not match the SDK key's app"
+                )
+            )
+        canonical = android.to_canonical(body, ip)
+        field = "placement_id"
+    placement = _placement(snapshot, app, canonical, field)
+    result = await _run(request, app, placement, canonical)
+    if result.winner is None:
+        return Response(status_code=204)
+    return json_response(_with_debug(request, mobile.body(result), result))
+
+
+async def mobile_auction(request: Request) -> Response:
+    return await _guard(_mobile_auction, request)
+
+
+# -- Web -----------------------------------------------------------------------------------------
+
+
+def _cors(origin: str) -> dict[str, str]:
+    return {
+        "Access-Control-Allow-Origin": origin,
+        "Vary": "Origin",
+        "Access-Control-Allow-Methods": "POST, OPTIONS",
+        "Access-Control-Allow-Headers": "Content-Type",
+        "Access-Control-Max-Age": CORS_MAX_AGE,
+    }
+
+
+async def web_preflight(request: Request) -> Response:
+    # A preflight carries no body, so no app: allow an origin that some app allows; the POST
+    # itself is then checked against its own app's list.
+    origin = request.headers.get("origin", "")
+    if origin not in _runtime(request).snapshots.current.web_origins:
+        return Response(status_code=403)
+    return Response(status_code=204, headers=_cors(origin))
+
+
+async def _web_auction(request: Request) -> Response:
+    raw = await _read_body(request)
+    snapshot = _runtime(request).snapshots.current
+    body = _decode(raw, web.WebAuction)
+    canonical = web.to_canonical(body, _client_ip(request), request.headers.get("user-agent"))
+    meta = body.meta or web.WebMeta()
+    app = snapshot.apps.get(meta.app_id or "")
+    if (
+        app is None
+        or not app.active
+        or app.platform != "web"
+        or (meta.publisher_id and meta.publisher_id != app.publisher_id)
+    ):
+        raise Rejected(
+            error_response(
+                401,
+                SdkError.INVALID_APP_ID,
+                "meta.app_id / meta.publisher_id do not name an active web app",
+            )
+        )
+    origin = request.headers.get("origin")
+    if origin is not None and origin not in app.allowed_origins:
+        raise Rejected(
+            error_response(
+                403, SdkError.INVALID_APP_ID, f"origin {origin} is not allowed for this app"
+            )
+        )
+    placement = _placement(snapshot, app, canonical, "request.placement")
+    result = await _run(request, app, placement, canonical)
+    headers = _cors(origin) if origin else None
+    return json_response(_with_debug(request, web.body(result), result), headers=headers)
+
+
+async def web_auction(request: Request) -> Response:
+    return await _guard(_web_auction, request)
+
+
+# -- CTV -------------------------------------------------------------------------------------------
+
+
+async def _ctv_auction(request: Request) -> Response:
+    raw = await _read_body(request)
+    snapshot = _runtime(request).snapshots.current
+    app = _app_by_key(request, snapshot)
+    canonical = ctv.to_canonical(_decode(raw, ctv.CtvAuction), _client_ip(request))
+    placement = _placement(snapshot, app, canonical, "placementId")
+    result = await _run(request, app, placement, canonical)
+    return json_response(_with_debug(request, ctv.body(result), result))
+
+
+async def ctv_auction(request: Request) -> Response:
+    return await _guard(_ctv_auction, request)
+
+
+# -- Signed config -------------------------------------------------------------------------
+
+
+async def config_keys(request: Request) -> Response:
+    runtime = _runtime(request)
+    if runtime.config is None:
+        return error_response(503, SdkError.INIT_FAILED, runtime.config_error or "no keys")
+    now = dt.datetime.now(dt.UTC)
+    # keyId -> base64 DER SubjectPublicKeyInfo, what the Android SDK loads with
+    # X509EncodedKeySpec; retired keys stay listed through their grace period.
+    keys = {
+        key.key_id: base64.b64encode(key.spki_der).decode()
+        for key in runtime.config.ring.verifiable(now)
+    }
+    return json_response(keys, headers={"Cache-Control": "max-age=300"})
+
+
+async def _app_config(request: Request) -> Response:
+    runtime = _runtime(request)
+    snapshot = runtime.snapshots.current
+    app = _app_by_key(request, snapshot)
+    if app.id != request.path_params["app_id"]:
+        raise Rejected(
+            error_response(401, SdkError.INVALID_APP_ID, "the SDK key belongs to another app")
+        )
+    if runtime.config is None:
+        return error_response(503, SdkError.INIT_FAILED, runtime.config_error or "no key")
+    signed = await runtime.config.config_for(snapshot, app)
+    headers = {"ETag": signed.etag, "Cache-Control": "no-cache"}
+    if request.headers.get("if-none-match") == signed.etag:
+        return Response(status_code=304, headers=headers)
+    return json_response(signed.body, headers=headers)
+
+
+async def app_config(request: Request) -> Response:
+    return await _guard(_app_config, request)
+
+
+class TemplatedRoute(Route):
+    """A Starlette route that, like FastAPI's, puts itself in the scope, so that metrics are
+    labelled by the route template."""
+
+    def matches(self, scope: Any) -> tuple[Match, Any]:
+        match, child_scope = super().matches(scope)
+        if match is not Match.NONE:
+            child_scope["route"] = self
+        return match, child_scope
+
+
+routes = [
+    TemplatedRoute("/v1/auction", mobile_auction, methods=["POST"]),
+    TemplatedRoute("/auction", web_auction, methods=["POST"]),
+    TemplatedRoute("/auction", web_preflight, methods=["OPTIONS"]),
+    TemplatedRoute("/api/v1/rtb/bid", ctv_auction, methods=["POST"]),
+    TemplatedRoute("/v1/config/keys", config_keys, methods=["GET"]),
+    TemplatedRoute("/v1/config/{app_id}", app_config, methods=["GET"]),
+]

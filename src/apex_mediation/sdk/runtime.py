@@ -1,0 +1,90 @@
+"""Everything the SDK edge needs at run time, built once per process from the open stores."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Coroutine
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from apex_mediation.auction.currency import Rates
+from apex_mediation.auction.exchange import Exchange, ExchangeSettings
+from apex_mediation.auction.snapshot import SnapshotStore
+from apex_mediation.auction.transport import BidderTransport
+from apex_mediation.sdk.config_service import ConfigService
+from apex_mediation.sdk.config_signing import SigningKeyMissing, load_keyring
+from apex_mediation.sdk.limits import SdkLimits
+from apex_mediation.services import Services
+from apex_mediation.stores.postgres import Postgres
+from apex_mediation.tracking.auction_log import AuctionLog
+from apex_mediation.tracking.tokens import TokenSigner
+
+
+@dataclass
+class AuctionRuntime:
+    snapshots: SnapshotStore
+    exchange: Exchange
+    auction_log: AuctionLog
+    transport: BidderTransport
+    signer: TokenSigner
+    limits: SdkLimits
+    keys_dir: Path
+    config: ConfigService | None = None
+    config_error: str | None = None  # why signed configs cannot be served (no signing key)
+    _background: set[asyncio.Task[None]] = field(default_factory=set)
+
+    def spawn(self, coro: Coroutine[Any, Any, None]) -> None:
+        """Run after the response (notices): keep a reference so the task is not collected."""
+        task = asyncio.ensure_future(coro)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    async def start(self, postgres: Postgres) -> None:
+        try:
+            self.config = ConfigService(postgres, load_keyring(self.keys_dir))
+            await self.config.publish_keys()
+        except SigningKeyMissing as exc:
+            # Never a silently new key: configs answer 503 and /ready says why.
+            self.config_error = str(exc)
+        await self.snapshots.refresh(force=True)
+        self.snapshots.start()
+        self.auction_log.start()
+
+    async def stop(self) -> None:
+        await self.snapshots.stop()
+        await self.auction_log.stop()
+        for task in list(self._background):
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        await self.transport.close()
+
+
+def build_runtime(services: Services) -> AuctionRuntime:
+    settings = services.settings
+    transport = BidderTransport()
+    signer = TokenSigner(settings.secret)
+    rates = Rates(settings.currency_rates_file)
+    exchange = Exchange(
+        transport=transport,
+        rates=rates,
+        signer=signer,
+        cache=services.cache,
+        base_url=settings.base_url,
+        settings=ExchangeSettings(
+            bidder_buffer_ms=settings.bidder_buffer_ms, min_bidder_ms=settings.min_bidder_ms
+        ),
+    )
+    return AuctionRuntime(
+        snapshots=SnapshotStore(services.postgres, settings.secret, settings.snapshot_refresh_s),
+        exchange=exchange,
+        auction_log=AuctionLog(services.analytics),
+        transport=transport,
+        signer=signer,
+        limits=SdkLimits(
+            per_app_per_s=settings.sdk_rate_per_app, per_ip_per_s=settings.sdk_rate_per_ip
+        ),
+        keys_dir=settings.keys_dir,
+    )

@@ -1,0 +1,1 @@
+"""Signed beacons, dedupe and the ingest pipeline."""
