@@ -77,6 +77,20 @@ def test_demo_from_an_empty_data_dir_reaches_ready_with_demo_data(tmp_path: Path
         headers = {"Authorization": f"Bearer {demo['management_key']}"}
         placements = httpx.get(f"{url}/api/v1/placements", headers=headers, timeout=10).json()
         assert placements["pagination"]["total"] == 4
+        auction = httpx.post(
+            f"{url}/v1/auction?debug=1",
+            timeout=10,
+            headers={"X-Api-Key": demo["sdk_key"]},
+            json={"placement_id": demo["placement_id"], "ad_type": "interstitial"},
+        )
+        assert auction.status_code == 200, auction.text
+        result = auction.json()
+        assert result["test"] is True
+        # A real auction: the three demo bidders were called and a real candidate won.
+        assert result["winner"]["adapter_name"] in ("openrtb", "admob")
+        called = [c for c in result["debug"]["candidates"] if c["network"] == "openrtb"]
+        assert len(called) == 3
+        assert all(c["outcome"] in ("bid", "no_bid", "error") for c in called)
         login = httpx.post(
             f"{url}/api/v1/auth/login",
             timeout=10,

@@ -167,6 +167,7 @@ def demo(
                 ("Login (POST /api/v1/auth/login)", f"{creds.email} / {creds.password}"),
                 ("Publisher id", creds.publisher_id),
                 ("Android app id", creds.app_id),
+                ("Interstitial placement id", creds.placement_id),
                 ("SDK key (X-Api-Key)", creds.sdk_key),
                 ("Management key (Bearer)", creds.management_key),
             ):

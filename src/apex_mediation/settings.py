@@ -65,6 +65,8 @@ class Settings(BaseSettings):
     # A header set by a trusted proxy or CDN with the client's ISO country code.
     geo_country_header: str = Field("cf-ipcountry", alias="APEX_GEO_COUNTRY_HEADER")
 
+    # Bidder calls to loopback/private addresses: allowed outside production (local bidders).
+    bidders_allow_private: bool | None = Field(None, alias="APEX_BIDDERS_ALLOW_PRIVATE")
     demo_bidders_port: int = Field(8700, alias="APEX_DEMO_BIDDERS_PORT", ge=1, le=65535)
 
     session_ttl_hours: int = Field(12, alias="APEX_SESSION_TTL_HOURS", ge=1)
@@ -87,6 +89,12 @@ class Settings(BaseSettings):
     @property
     def clickhouse_dir(self) -> Path:
         return self.data_dir / "clickhouse"
+
+    @property
+    def allow_private_bidders(self) -> bool:
+        if self.bidders_allow_private is not None:
+            return self.bidders_allow_private
+        return not self.is_production
 
     @property
     def keys_dir(self) -> Path:

@@ -7,6 +7,7 @@ import asyncio
 import msgspec
 
 from apex_mediation.auction import pacing
+from apex_mediation.auction.breaker import Breakers
 from apex_mediation.sdk.wire.android import AndroidAuction, to_canonical
 from apex_mediation.services import Services
 from tests.sdk.conftest import Market
@@ -126,3 +127,23 @@ async def test_auctions_and_bids_reach_clickhouse(market: Market, services: Serv
         {"id": auction_id},
     )
     assert bids == [{"outcome": "bid", "won": 1}, {"outcome": "no_bid", "won": 0}]
+
+
+async def test_a_failing_bidder_opens_its_circuit(market: Market) -> None:
+    placement = await market.placement(bidding=[market.line("broken"), market.line("high")])
+    exchange = market.app.state.auction.exchange
+    shared, exchange.breakers = exchange.breakers, Breakers(failure_threshold=3)
+    calls = market.bidders.stats["broken"].requests
+    outcomes = []
+    for _ in range(5):
+        body = (await market.post("/v1/auction?debug=1", android_body(placement, test=True))).json()
+        outcomes.append(
+            next(
+                c["outcome"]
+                for c in body["debug"]["candidates"]
+                if c["outcome"] in ("error", "circuit_open")
+            )
+        )
+    exchange.breakers = shared
+    assert outcomes == ["error", "error", "error", "circuit_open", "circuit_open"]
+    assert market.bidders.stats["broken"].requests - calls == 3  # no calls while open

@@ -27,10 +27,10 @@ from apex_mediation.auction import pacing
 from apex_mediation.auction.adapters.base import Adapter, AdapterError, Bid, BidderCall, HttpReply
 from apex_mediation.auction.adapters.notices import LossReason, substitute
 from apex_mediation.auction.adapters.registry import get_adapter
-from apex_mediation.auction.breaker import Breakers
+from apex_mediation.auction.breaker import Breakers, State
 from apex_mediation.auction.currency import Rates, UnknownCurrency
 from apex_mediation.auction.latency import LatencyTracker, bidder_deadline_ms
-from apex_mediation.auction.metrics import observe_bidder
+from apex_mediation.auction.metrics import circuit_opened_total, observe_bidder
 from apex_mediation.auction.model import AuctionRequest
 from apex_mediation.auction.ranking import Candidate, adjust, clearing_price, effective_floor, rank
 from apex_mediation.auction.sample_creative import sample_bid
@@ -211,7 +211,7 @@ class Exchange:
         if not decision.allowed:
             outcome.outcome, outcome.reason = "blocked_privacy", "; ".join(decision.reasons)
             return None
-        breaker_key = line.account_id or line.network
+        breaker_key = line.health_key or line.network
         if not self.breakers.get(breaker_key).allow():
             outcome.outcome, outcome.reason = "circuit_open", "circuit open after failures"
             return None
@@ -300,8 +300,12 @@ class Exchange:
             p.outcome.outcome, p.outcome.reason = "no_bid", no_bid or "no bid"
 
     def _record_health(self, p: _Prepared, ok: bool, latency_ms: float | None) -> None:
-        key = p.line.account_id or p.line.network
-        self.breakers.get(key).record(ok)
+        key = p.line.health_key or p.line.network
+        breaker = self.breakers.get(key)
+        was_open = breaker.state is State.OPEN
+        breaker.record(ok)
+        if breaker.state is State.OPEN and not was_open:
+            circuit_opened_total.labels(p.line.network).inc()
         if latency_ms is not None:
             self.latency.observe(key, latency_ms)
         observe_bidder(p.line.network, p.outcome.outcome, latency_ms)

@@ -13,6 +13,9 @@ bidder_latency_seconds = Histogram(
     ["network"],
     buckets=(0.005, 0.01, 0.02, 0.05, 0.075, 0.1, 0.15, 0.2, 0.3, 0.5, 1.0),
 )
+circuit_opened_total = Counter(
+    "auction_circuit_opened_total", "Times a bidder's circuit breaker opened", ["network"]
+)
 auctions_total = Counter(
     "auction_auctions_total", "Auctions by format and result", ["format", "result"]
 )

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
+import json
 import logging
 import time
 import uuid
@@ -63,6 +65,16 @@ class LineConfig:
     bid_adjustment_ppm: int
     ecpm_micros: int | None
     enabled: bool
+    # Circuit breaker and latency history: per network account, or, for lines without one,
+    # per network and params (two OpenRTB endpoints must not share a breaker).
+    health_key: str = ""
+
+
+def health_key(network: str, account_id: str | None, params: dict[str, Any]) -> str:
+    if account_id:
+        return account_id
+    digest = hashlib.sha256(json.dumps(params, sort_keys=True).encode()).hexdigest()[:16]
+    return f"{network}:{digest}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,6 +145,9 @@ async def load_snapshot(postgres: Postgres, secret: bytes, version: int) -> Snap
                 credentials=credentials.get(account.id, {}) if account else {},
                 bid_adjustment_ppm=account.bid_adjustment_ppm if account else 1_000_000,
                 ecpm_micros=line.ecpm_micros,
+                health_key=health_key(
+                    line.network, str(account.id) if account else None, line.params
+                ),
                 enabled=line.enabled and (account.enabled if account else True),
             )
         )

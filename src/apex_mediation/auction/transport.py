@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import aiohttp
 
+from apex_mediation.auction import egress
 from apex_mediation.auction.adapters.base import HttpCall, HttpReply
 
 MAX_RESPONSE_BYTES = 512 * 1024
@@ -19,9 +20,12 @@ class ResponseTooLarge(Exception):
 
 
 class BidderTransport:
-    def __init__(self, limit: int = 1000, limit_per_host: int = 200) -> None:
+    def __init__(
+        self, limit: int = 1000, limit_per_host: int = 200, allow_private: bool = True
+    ) -> None:
         self._limit = limit
         self._limit_per_host = limit_per_host
+        self.allow_private = allow_private
         self._session: aiohttp.ClientSession | None = None
 
     def _client(self) -> aiohttp.ClientSession:
@@ -31,6 +35,7 @@ class BidderTransport:
                 limit_per_host=self._limit_per_host,
                 ttl_dns_cache=300,
                 enable_cleanup_closed=True,
+                resolver=egress.resolver(self.allow_private),
             )
             self._session = aiohttp.ClientSession(
                 connector=connector,
@@ -41,6 +46,8 @@ class BidderTransport:
         return self._session
 
     async def send(self, call: HttpCall, timeout_s: float) -> HttpReply:
+        if not self.allow_private:
+            egress.check_url(call.url)
         timeout = aiohttp.ClientTimeout(total=timeout_s)
         async with self._client().request(
             call.method,

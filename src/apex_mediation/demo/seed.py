@@ -32,6 +32,7 @@ class DemoCredentials:
     app_id: str
     sdk_key: str
     management_key: str
+    placement_id: str = ""  # the interstitial placement, for a first auction
 
 
 def _save(path: Path, creds: DemoCredentials) -> None:
@@ -101,7 +102,7 @@ async def seed_demo(
             ),
         )
         accounts[network] = account.id
-    await _placements(session, actor, app, web, accounts, bidder_endpoints)
+    first_placement = await _placements(session, actor, app, web, accounts, bidder_endpoints)
     sdk = await api_keys.issue(
         session, actor, name="demo android sdk key", scopes=["sdk"], app_id=app.id
     )
@@ -115,6 +116,7 @@ async def seed_demo(
         app_id=str(app.id),
         sdk_key=sdk.secret,
         management_key=management.secret,
+        placement_id=first_placement,
     )
     await session.commit()
     _save(credentials_file, creds)
@@ -128,7 +130,7 @@ async def _placements(
     web: App,
     accounts: dict[str, uuid.UUID],
     bidder_endpoints: list[str],
-) -> None:
+) -> str:
     waterfall = [
         {
             "network": "admob",
@@ -148,12 +150,13 @@ async def _placements(
     # Server-side bidders: the local demo exchanges (demo/bidders.py), spoken to over OpenRTB
     # exactly as a real bidder would be.
     bidding = [{"network": "openrtb", "params": {"endpoint": url}} for url in bidder_endpoints]
+    created = []
     for name, fmt, floor in (
         ("Level complete", "interstitial", 500_000),
         ("Extra life", "rewarded", 1_000_000),
         ("Home banner", "banner", 200_000),
     ):
-        await placements.create_placement(
+        view = await placements.create_placement(
             session,
             actor,
             PlacementSpec.model_validate(
@@ -170,6 +173,7 @@ async def _placements(
                 }
             ),
         )
+        created.append(str(view.placement.id))
     await placements.create_placement(
         session,
         actor,
@@ -182,3 +186,4 @@ async def _placements(
             }
         ),
     )
+    return created[0]

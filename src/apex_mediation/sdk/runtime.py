@@ -64,7 +64,7 @@ class AuctionRuntime:
 
 def build_runtime(services: Services) -> AuctionRuntime:
     settings = services.settings
-    transport = BidderTransport()
+    transport = BidderTransport(allow_private=settings.allow_private_bidders)
     signer = TokenSigner(settings.secret)
     rates = Rates(settings.currency_rates_file)
     exchange = Exchange(
