@@ -147,3 +147,25 @@ async def test_a_failing_bidder_opens_its_circuit(market: Market) -> None:
     exchange.breakers = shared
     assert outcomes == ["error", "error", "error", "circuit_open", "circuit_open"]
     assert market.bidders.stats["broken"].requests - calls == 3  # no calls while open
+
+
+async def test_a_management_key_of_the_publisher_gets_the_trace_of_live_traffic(
+    market: Market,
+) -> None:
+    placement = await market.placement(bidding=[market.line("high")])
+    mine = await market.post(
+        "/v1/auction?debug=1",
+        android_body(placement),
+        headers={"Authorization": f"Bearer {market.tenant.key}"},
+    )
+    assert mine.json()["test"] is False
+    assert mine.json()["debug"]["candidates"][0]["outcome"] == "bid"
+    reporting = await market.tenant.create(
+        "/api/v1/api-keys", {"name": "r", "scopes": ["reporting"]}
+    )
+    other = await market.post(
+        "/v1/auction?debug=1",
+        android_body(placement),
+        headers={"Authorization": f"Bearer {reporting['key']}"},
+    )
+    assert "debug" not in other.json()

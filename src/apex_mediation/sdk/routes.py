@@ -15,6 +15,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Match, Route
 
+from apex_mediation.accounts import api_keys
 from apex_mediation.auction.exchange import AuctionResult
 from apex_mediation.auction.metrics import observe_auction
 from apex_mediation.auction.model import AuctionRequest
@@ -148,11 +149,30 @@ async def _run(
     return result
 
 
-def _with_debug(request: Request, body: dict[str, Any], result: AuctionResult) -> dict[str, Any]:
+async def _with_debug(
+    request: Request, body: dict[str, Any], result: AuctionResult
+) -> dict[str, Any]:
+    """The trace goes to test traffic, or to a caller holding a management key of the
+    placement's publisher (checked only when a trace is asked for: never on the normal path)."""
     wants = request.query_params.get("debug") == "1" or result.request.debug
-    if wants and result.test:
+    if wants and (result.test or await _is_publisher_manager(request, result)):
         body["debug"] = result.trace()
     return body
+
+
+async def _is_publisher_manager(request: Request, result: AuctionResult) -> bool:
+    scheme, _, secret = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not secret:
+        return False
+    services: Services = request.app.state.services
+    async with services.postgres.session() as session:
+        key = await api_keys.authenticate(session, secret.strip())
+        await session.commit()
+    return (
+        key is not None
+        and "management" in key.scopes
+        and str(key.publisher_id) == result.placement.publisher_id
+    )
 
 
 async def _guard(handler: Any, request: Request) -> Response:
@@ -193,7 +213,7 @@ async def _mobile_auction(request: Request) -> Response:
     result = await _run(request, app, placement, canonical)
     if result.winner is None:
         return Response(status_code=204)
-    return json_response(_with_debug(request, mobile.body(result), result))
+    return json_response(await _with_debug(request, mobile.body(result), result))
 
 
 async def mobile_auction(request: Request) -> Response:
@@ -252,7 +272,7 @@ async def _web_auction(request: Request) -> Response:
     placement = _placement(snapshot, app, canonical, "request.placement")
     result = await _run(request, app, placement, canonical)
     headers = _cors(origin) if origin else None
-    return json_response(_with_debug(request, web.body(result), result), headers=headers)
+    return json_response(await _with_debug(request, web.body(result), result), headers=headers)
 
 
 async def web_auction(request: Request) -> Response:
@@ -269,7 +289,7 @@ async def _ctv_auction(request: Request) -> Response:
     canonical = ctv.to_canonical(_decode(raw, ctv.CtvAuction), _client_ip(request))
     placement = _placement(snapshot, app, canonical, "placementId")
     result = await _run(request, app, placement, canonical)
-    return json_response(_with_debug(request, ctv.body(result), result))
+    return json_response(await _with_debug(request, ctv.body(result), result))
 
 
 async def ctv_auction(request: Request) -> Response:

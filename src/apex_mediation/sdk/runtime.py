@@ -21,6 +21,8 @@ from apex_mediation.stores.postgres import Postgres
 from apex_mediation.tracking.auction_log import AuctionLog
 from apex_mediation.tracking.tokens import TokenSigner
 
+RATES_REFRESH_S = 30.0
+
 
 @dataclass
 class AuctionRuntime:
@@ -41,6 +43,12 @@ class AuctionRuntime:
         self._background.add(task)
         task.add_done_callback(self._background.discard)
 
+    async def _refresh_rates(self) -> None:
+        """The currency table is reloaded when its override file changes."""
+        while True:
+            await asyncio.sleep(RATES_REFRESH_S)
+            self.exchange.rates.refresh()
+
     async def start(self, postgres: Postgres) -> None:
         try:
             self.config = ConfigService(postgres, load_keyring(self.keys_dir))
@@ -51,6 +59,7 @@ class AuctionRuntime:
         await self.snapshots.refresh(force=True)
         self.snapshots.start()
         self.auction_log.start()
+        self.spawn(self._refresh_rates())
 
     async def stop(self) -> None:
         await self.snapshots.stop()
