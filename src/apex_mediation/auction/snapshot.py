@@ -8,8 +8,6 @@ whether a reload is needed; when PostgreSQL is down the last good snapshot keeps
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import hashlib
 import json
 import logging
@@ -22,6 +20,7 @@ from prometheus_client import Gauge
 from sqlalchemy import any_, literal, select, text
 
 from apex_mediation.accounts.crypto import DecryptionError, decrypt_json
+from apex_mediation.background import Periodic
 from apex_mediation.db.models import ApiKey, App, NetworkAccount, Placement, PlacementLine
 from apex_mediation.stores.postgres import Postgres
 
@@ -218,7 +217,7 @@ class SnapshotStore:
         self.current = Snapshot(version=0)
         self._fingerprint: str | None = None
         self._confirmed_at = 0.0
-        self._task: asyncio.Task[None] | None = None
+        self._loop = Periodic("config snapshot refresh", refresh_s, self._tick)
 
     async def refresh(self, force: bool = False) -> bool:
         """Reload if the configuration changed; True if a new snapshot was installed."""
@@ -235,22 +234,14 @@ class SnapshotStore:
     def age_s(self) -> float:
         return time.monotonic() - self._confirmed_at if self._confirmed_at else float("inf")
 
-    async def _loop(self) -> None:
-        while True:
-            await asyncio.sleep(self.refresh_s)
-            try:
-                await self.refresh()
-            except Exception as exc:  # PostgreSQL away: keep serving the last good snapshot
-                log.warning("config snapshot refresh failed: %s", exc)
+    async def _tick(self) -> None:
+        try:
+            await self.refresh()
+        finally:  # on failure (PostgreSQL away) the last good snapshot keeps serving
             snapshot_age_seconds.set(self.age_s())
 
     def start(self) -> None:
-        if self._task is None:
-            self._task = asyncio.create_task(self._loop(), name="config-snapshot")
+        self._loop.start()
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await self._loop.stop()

@@ -13,6 +13,7 @@ from apex_mediation.auction.currency import Rates
 from apex_mediation.auction.exchange import Exchange, ExchangeSettings
 from apex_mediation.auction.snapshot import SnapshotStore
 from apex_mediation.auction.transport import BidderTransport
+from apex_mediation.background import Periodic
 from apex_mediation.sdk.config_service import ConfigService
 from apex_mediation.sdk.config_signing import SigningKeyMissing, load_keyring
 from apex_mediation.sdk.limits import SdkLimits
@@ -36,18 +37,19 @@ class AuctionRuntime:
     config: ConfigService | None = None
     config_error: str | None = None  # why signed configs cannot be served (no signing key)
     _background: set[asyncio.Task[None]] = field(default_factory=set)
+    _rates_loop: Periodic = field(init=False)
+
+    def __post_init__(self) -> None:
+        async def refresh_rates() -> None:  # reloads when the override file changed
+            self.exchange.rates.refresh()
+
+        self._rates_loop = Periodic("currency table refresh", RATES_REFRESH_S, refresh_rates)
 
     def spawn(self, coro: Coroutine[Any, Any, None]) -> None:
         """Run after the response (notices): keep a reference so the task is not collected."""
         task = asyncio.ensure_future(coro)
         self._background.add(task)
         task.add_done_callback(self._background.discard)
-
-    async def _refresh_rates(self) -> None:
-        """The currency table is reloaded when its override file changes."""
-        while True:
-            await asyncio.sleep(RATES_REFRESH_S)
-            self.exchange.rates.refresh()
 
     async def start(self, postgres: Postgres) -> None:
         try:
@@ -59,9 +61,10 @@ class AuctionRuntime:
         await self.snapshots.refresh(force=True)
         self.snapshots.start()
         self.auction_log.start()
-        self.spawn(self._refresh_rates())
+        self._rates_loop.start()
 
     async def stop(self) -> None:
+        await self._rates_loop.stop()
         await self.snapshots.stop()
         await self.auction_log.stop()
         for task in list(self._background):

@@ -9,19 +9,17 @@ this way.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import datetime as dt
-import logging
 from collections import deque
 from typing import Any
 
 from prometheus_client import Counter, Gauge
 
 from apex_mediation.auction.exchange import AuctionResult
+from apex_mediation.background import Periodic
 from apex_mediation.stores.analytics import Analytics
 
-log = logging.getLogger(__name__)
 
 dropped_total = Counter("auction_log_dropped_total", "Auction records dropped: queue full")
 written_total = Counter("auction_log_written_total", "Auction records written", ["table"])
@@ -89,8 +87,7 @@ class AuctionLog:
         self._queue: deque[AuctionResult] = deque()
         self._max_queue = max_queue
         self._batch = batch
-        self._interval_s = interval_s
-        self._task: asyncio.Task[None] | None = None
+        self._loop = Periodic("auction log write", interval_s, self.flush)
 
     def record(self, result: AuctionResult) -> None:
         if len(self._queue) >= self._max_queue:
@@ -121,23 +118,10 @@ class AuctionLog:
         queue_depth.set(len(self._queue))
         return written
 
-    async def _loop(self) -> None:
-        while True:
-            await asyncio.sleep(self._interval_s)
-            try:
-                await self.flush()
-            except Exception as exc:
-                log.warning("auction log write failed, will retry: %s", exc)
-
     def start(self) -> None:
-        if self._task is None:
-            self._task = asyncio.create_task(self._loop(), name="auction-log")
+        self._loop.start()
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await self._loop.stop()
         with contextlib.suppress(Exception):
             await self.flush()
