@@ -20,7 +20,6 @@ from apex_mediation.auction.exchange import AuctionResult
 from apex_mediation.background import Periodic
 from apex_mediation.stores.analytics import Analytics
 
-
 dropped_total = Counter("auction_log_dropped_total", "Auction records dropped: queue full")
 written_total = Counter("auction_log_written_total", "Auction records written", ["table"])
 queue_depth = Gauge("auction_log_queue_depth", "Auction records waiting to be written")
