@@ -398,3 +398,26 @@ async def test_unreachable_server_fails_to_open_without_leaking_the_url(tmp_path
     with pytest.raises(AnalyticsError, match=r"^connect to ClickHouse: ") as caught:
         await open_analytics("http://user:s3cret@127.0.0.1:1/", tmp_path)
     assert "s3cret" not in str(caught.value)
+
+
+async def test_a_batch_resent_with_its_token_counts_once_in_table_and_views(
+    store: Analytics,
+) -> None:
+    await store.command(
+        "CREATE TABLE raw (n UInt64) ENGINE = MergeTree ORDER BY n "
+        "SETTINGS non_replicated_deduplication_window = 100"
+    )
+    await store.command(
+        "CREATE TABLE total (n UInt64) ENGINE = SummingMergeTree ORDER BY tuple() "
+        "SETTINGS non_replicated_deduplication_window = 100"
+    )
+    await store.command(
+        "CREATE MATERIALIZED VIEW total_mv TO total AS SELECT count() AS n FROM raw"
+    )
+    rows = [{"n": 1}, {"n": 2}]
+    for _ in range(3):  # a shipper resending after a crash
+        await store.insert("raw", rows, dedup_token="segment-1:0:2")
+    await store.insert("raw", rows, dedup_token="segment-1:2:4")
+    await store.insert("raw", rows)  # no token: always inserted
+    assert await store.query("SELECT count() AS c FROM raw") == [{"c": 6}]
+    assert await store.query("SELECT sum(n) AS c FROM total") == [{"c": 6}]

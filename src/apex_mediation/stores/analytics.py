@@ -83,7 +83,13 @@ class Analytics(Protocol):
 
     async def command(self, sql: str, params: Params | None = None) -> None: ...
 
-    async def insert(self, table: str, rows: Sequence[Mapping[str, Any]]) -> None: ...
+    async def insert(
+        self, table: str, rows: Sequence[Mapping[str, Any]], dedup_token: str | None = None
+    ) -> None:
+        """Insert rows. With `dedup_token`, resending the same batch with the same token is a
+        no-op, in the table and in the materialized views fed from it (for tables created with
+        `non_replicated_deduplication_window`)."""
+        ...
 
     async def ping(self) -> bool: ...
 
@@ -192,14 +198,19 @@ class ChdbAnalytics(_Store):
         bound = _chdb_params(sql, params)
         await self._execute("command", sql, lambda: self._run(sql, bound))
 
-    async def insert(self, table: str, rows: Sequence[Mapping[str, Any]]) -> None:
+    async def insert(
+        self, table: str, rows: Sequence[Mapping[str, Any]], dedup_token: str | None = None
+    ) -> None:
         columns = _columns(rows)
         if not columns:
             return
         # Unknown keys fail here as they do on a server, instead of being dropped silently.
+        extra = "".join(
+            f", {name} = {_literal(value)}" for name, value in _insert_settings(dedup_token).items()
+        )
         statement = (
             f"INSERT INTO {_quote(self.database)}.{_quote(_identifier(table))} "
-            "SETTINGS input_format_skip_unknown_fields = 0 FORMAT JSONEachRow"
+            f"SETTINGS input_format_skip_unknown_fields = 0{extra} FORMAT JSONEachRow"
         )
 
         def call() -> None:
@@ -272,16 +283,21 @@ class ClickHouseServerAnalytics(_Store):
         bound = _server_params(params)
         await self._execute("command", sql, lambda: self._client.command(sql, parameters=bound))
 
-    async def insert(self, table: str, rows: Sequence[Mapping[str, Any]]) -> None:
+    async def insert(
+        self, table: str, rows: Sequence[Mapping[str, Any]], dedup_token: str | None = None
+    ) -> None:
         columns = _columns(rows)
         if not columns:
             return
         name = _identifier(table)
         data = [[_insert_value(row[column]) for column in columns] for row in rows]
+        settings = _insert_settings(dedup_token)
         await self._execute(
             "insert",
             f"INSERT INTO {_quote(self.database)}.{_quote(name)}",
-            lambda: self._client.insert(name, data, column_names=columns, database=self.database),
+            lambda: self._client.insert(
+                name, data, column_names=columns, database=self.database, settings=settings
+            ),
         )
 
     async def ping(self) -> bool:
@@ -378,7 +394,18 @@ def _quote(name: str) -> str:
 
 
 def _literal(value: str | int) -> str:
-    return str(value) if isinstance(value, int) else "'" + value.replace("'", "\\'") + "'"
+    if isinstance(value, int):
+        return str(value)
+    return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+def _insert_settings(dedup_token: str | None) -> dict[str, str | int]:
+    if dedup_token is None:
+        return {}
+    return {
+        "insert_deduplication_token": dedup_token,
+        "deduplicate_blocks_in_dependent_materialized_views": 1,
+    }
 
 
 def _first_line(text: str) -> str:
