@@ -115,7 +115,9 @@ async def test_auctions_and_bids_reach_clickhouse(market: Market, services: Serv
     placement = await market.placement(bidding=[market.line("high"), market.line("never")])
     response = await market.post("/v1/auction", android_body(placement))
     auction_id = response.json()["auction_id"]
-    await market.app.state.auction.auction_log.flush()
+    runtime = market.app.state.auction
+    await runtime.ingest.sync()
+    await runtime.shipper.drain()
     rows = await services.analytics.query(
         "SELECT filled, winner_network, clearing_price_micros FROM auctions "
         "WHERE auction_id = {id:String}",

@@ -77,6 +77,7 @@ class AuctionResult:
     started_at: float  # unix seconds
     duration_ms: float
     no_fill_reason: str | None = None
+    device_key: str | None = None  # hashed, for caps and unique-device counts
     notices: list[str] = field(default_factory=list)  # win/loss URLs, fired after the response
 
     @property
@@ -152,7 +153,8 @@ class Exchange:
             duration_ms=0.0,
         )
 
-        capped = await pacing.check(self.cache, placement, pacing.device_key(request), wall)
+        result.device_key = pacing.device_key(request)
+        capped = await pacing.check(self.cache, placement, result.device_key, wall)
         candidates: list[Candidate] = []
         if capped is not None:
             result.outcomes = [
@@ -414,6 +416,7 @@ class Exchange:
                 price_micros=price,
                 currency=outcome.bid_currency or "USD",
                 test=result.test,
+                device_key=result.device_key or "",
                 now=result.started_at,
             )
             result.ranked.append(RankedEntry(outcome, price, token, self._tracking(token)))

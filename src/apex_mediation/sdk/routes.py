@@ -20,6 +20,7 @@ from apex_mediation.auction.exchange import AuctionResult
 from apex_mediation.auction.metrics import observe_auction
 from apex_mediation.auction.model import AuctionRequest
 from apex_mediation.auction.snapshot import AppConfig, PlacementConfig, Snapshot
+from apex_mediation.sdk import beacons
 from apex_mediation.sdk.errors import SdkError, error_response, json_response
 from apex_mediation.sdk.limits import over_limit
 from apex_mediation.sdk.runtime import AuctionRuntime
@@ -28,6 +29,7 @@ from apex_mediation.sdk.wire.common import WireError
 from apex_mediation.services import Services
 
 MAX_BODY_BYTES = 256 * 1024
+CREATIVE_TTL_S = 300
 CORS_MAX_AGE = "600"
 
 
@@ -143,10 +145,29 @@ async def _run(
         )
     result = await runtime.exchange.run(canonical, app, placement)
     runtime.auction_log.record(result)
+    await _keep_for_beacons(services, result)
     for url in result.notices:
         runtime.spawn(runtime.transport.fire_and_forget(url))
     observe_auction(placement.format, result.winner is not None, result.duration_ms)
     return result
+
+
+async def _keep_for_beacons(services: Services, result: AuctionResult) -> None:
+    """What the click and creative URLs serve later, kept briefly in the cache: the winner's
+    click target (with its advertiser domains) and, for SDKs that load a creative URL, its
+    markup."""
+    winner = result.winner
+    bid = winner.outcome.bid if winner else None
+    if bid is None:
+        return
+    if bid.click_url:
+        value = f"{bid.click_url}\n{','.join(bid.adomain)}".encode()
+        await services.cache.set(
+            beacons.click_key(result.auction_id, bid.bid_id), value, ttl_s=CREATIVE_TTL_S
+        )
+    if bid.ad_markup and result.request.platform in ("ios", "ctv"):
+        key = beacons.creative_key(result.auction_id, bid.bid_id)
+        await services.cache.set(key, bid.ad_markup.encode(), ttl_s=CREATIVE_TTL_S)
 
 
 async def _with_debug(
@@ -351,5 +372,10 @@ routes = [
     TemplatedRoute("/auction", web_preflight, methods=["OPTIONS"]),
     TemplatedRoute("/api/v1/rtb/bid", ctv_auction, methods=["POST"]),
     TemplatedRoute("/v1/config/keys", config_keys, methods=["GET"]),
+    TemplatedRoute("/t/imp", beacons.impression, methods=["GET", "POST"]),
+    TemplatedRoute("/t/click", beacons.click, methods=["GET", "POST"]),
+    TemplatedRoute("/t/reward", beacons.reward, methods=["GET", "POST"]),
+    TemplatedRoute("/t/video/{event}", beacons.video, methods=["GET", "POST"]),
+    TemplatedRoute("/v1/creative", beacons.creative, methods=["GET"]),
     TemplatedRoute("/v1/config/{app_id}", app_config, methods=["GET"]),
 ]

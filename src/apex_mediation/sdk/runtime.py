@@ -20,9 +20,13 @@ from apex_mediation.sdk.limits import SdkLimits
 from apex_mediation.services import Services
 from apex_mediation.stores.postgres import Postgres
 from apex_mediation.tracking.auction_log import AuctionLog
+from apex_mediation.tracking.ingest_log import IngestLog
+from apex_mediation.tracking.shipper import Shipper
 from apex_mediation.tracking.tokens import TokenSigner
 
 RATES_REFRESH_S = 30.0
+SHIP_INTERVAL_S = 0.2  # beacons reach ClickHouse (and reports) within about this much
+STOP_DRAIN_S = 5.0
 
 
 @dataclass
@@ -34,16 +38,20 @@ class AuctionRuntime:
     signer: TokenSigner
     limits: SdkLimits
     keys_dir: Path
+    ingest: IngestLog
+    shipper: Shipper
     config: ConfigService | None = None
     config_error: str | None = None  # why signed configs cannot be served (no signing key)
     _background: set[asyncio.Task[None]] = field(default_factory=set)
     _rates_loop: Periodic = field(init=False)
+    _ship_loop: Periodic = field(init=False)
 
     def __post_init__(self) -> None:
         async def refresh_rates() -> None:  # reloads when the override file changed
             self.exchange.rates.refresh()
 
         self._rates_loop = Periodic("currency table refresh", RATES_REFRESH_S, refresh_rates)
+        self._ship_loop = Periodic("ingest shipping", SHIP_INTERVAL_S, self.shipper.ship_once)
 
     def spawn(self, coro: Coroutine[Any, Any, None]) -> None:
         """Run after the response (notices): keep a reference so the task is not collected."""
@@ -60,17 +68,22 @@ class AuctionRuntime:
             self.config_error = str(exc)
         await self.snapshots.refresh(force=True)
         self.snapshots.start()
-        self.auction_log.start()
         self._rates_loop.start()
+        # What an earlier run acknowledged but did not deliver is shipped first.
+        self._ship_loop.start()
 
     async def stop(self) -> None:
         await self._rates_loop.stop()
         await self.snapshots.stop()
-        await self.auction_log.stop()
         for task in list(self._background):
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
+        await self._ship_loop.stop()
+        await self.ingest.sync()
+        with contextlib.suppress(Exception):  # undelivered records stay in the log for next time
+            await asyncio.wait_for(self.shipper.drain(), STOP_DRAIN_S)
+        self.ingest.close()
         await self.transport.close()
 
 
@@ -89,10 +102,14 @@ def build_runtime(services: Services) -> AuctionRuntime:
             bidder_buffer_ms=settings.bidder_buffer_ms, min_bidder_ms=settings.min_bidder_ms
         ),
     )
+    ingest = IngestLog(settings.data_dir / "ingest")
+    ingest.recover()
     return AuctionRuntime(
+        ingest=ingest,
+        shipper=Shipper(ingest, services.analytics),
         snapshots=SnapshotStore(services.postgres, settings.secret, settings.snapshot_refresh_s),
         exchange=exchange,
-        auction_log=AuctionLog(services.analytics),
+        auction_log=AuctionLog(ingest),
         transport=transport,
         signer=signer,
         limits=SdkLimits(

@@ -1,28 +1,17 @@
-"""The auction log: every auction and every candidate into ClickHouse, without delaying the
-response.
+"""The auction log: every auction and every candidate (the bid landscape) into ClickHouse.
 
-`record()` only appends to a bounded in-memory queue; a background task writes batches. This is
-best effort by design for now: if the queue is full (ClickHouse far behind) the oldest records
-are dropped and counted in `auction_log_dropped_total`. Beacons, which carry money, do not go
-this way.
+Records go into the durable ingest log without being awaited, so they never delay the response;
+the shipper delivers them with the beacons, exactly once in effect.
 """
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
-from collections import deque
 from typing import Any
 
-from prometheus_client import Counter, Gauge
-
 from apex_mediation.auction.exchange import AuctionResult
-from apex_mediation.background import Periodic
-from apex_mediation.stores.analytics import Analytics
-
-dropped_total = Counter("auction_log_dropped_total", "Auction records dropped: queue full")
-written_total = Counter("auction_log_written_total", "Auction records written", ["table"])
-queue_depth = Gauge("auction_log_queue_depth", "Auction records waiting to be written")
+from apex_mediation.tracking.ingest_log import IngestLog
+from apex_mediation.tracking.shipper import encode
 
 
 def rows(result: AuctionResult) -> tuple[dict[str, Any], list[dict[str, Any]]]:
@@ -75,52 +64,11 @@ def rows(result: AuctionResult) -> tuple[dict[str, Any], list[dict[str, Any]]]:
 
 
 class AuctionLog:
-    def __init__(
-        self,
-        analytics: Analytics,
-        max_queue: int = 50_000,
-        batch: int = 2000,
-        interval_s: float = 0.5,
-    ) -> None:
-        self._analytics = analytics
-        self._queue: deque[AuctionResult] = deque()
-        self._max_queue = max_queue
-        self._batch = batch
-        self._loop = Periodic("auction log write", interval_s, self.flush)
+    def __init__(self, ingest: IngestLog) -> None:
+        self._ingest = ingest
 
     def record(self, result: AuctionResult) -> None:
-        if len(self._queue) >= self._max_queue:
-            self._queue.popleft()
-            dropped_total.inc()
-        self._queue.append(result)
-
-    async def flush(self) -> int:
-        written = 0
-        while self._queue:
-            take = [self._queue.popleft() for _ in range(min(self._batch, len(self._queue)))]
-            auctions, bids = [], []
-            for result in take:
-                auction, candidates = rows(result)
-                auctions.append(auction)
-                bids.extend(candidates)
-            try:
-                await self._analytics.insert("auctions", auctions)
-                if bids:
-                    await self._analytics.insert("bids", bids)
-            except Exception:
-                # Put the batch back (oldest first) and let the next round try again.
-                self._queue.extendleft(reversed(take))
-                raise
-            written_total.labels("auctions").inc(len(auctions))
-            written_total.labels("bids").inc(len(bids))
-            written += len(take)
-        queue_depth.set(len(self._queue))
-        return written
-
-    def start(self) -> None:
-        self._loop.start()
-
-    async def stop(self) -> None:
-        await self._loop.stop()
-        with contextlib.suppress(Exception):
-            await self.flush()
+        auction, bids = rows(result)
+        self._ingest.submit(encode("auctions", auction))
+        for bid in bids:
+            self._ingest.submit(encode("bids", bid))

@@ -34,6 +34,7 @@ class BeaconClaims(msgspec.Struct, array_like=True, frozen=True):
     currency: str  # the currency the bidder bid in (price_micros is already USD)
     test: bool
     expires_at: int  # unix seconds
+    device_key: str = ""  # hashed device key, for frequency caps and unique-device counts
 
 
 class InvalidToken(Exception):
@@ -71,6 +72,7 @@ class TokenSigner:
         price_micros: int,
         currency: str,
         test: bool,
+        device_key: str = "",
         now: float | None = None,
     ) -> str:
         expires = int(now if now is not None else time.time()) + self.ttl_s
@@ -85,6 +87,7 @@ class TokenSigner:
             currency,
             test,
             expires,
+            device_key,
         )
         payload = _encoder.encode(claims)
         return f"{_b64(payload)}.{_b64(self._mac(payload))}"

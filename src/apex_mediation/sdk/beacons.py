@@ -1,0 +1,162 @@
+"""Tracking beacons: `/t/imp`, `/t/click`, `/t/reward`, `/t/video/{event}` and the creative URL.
+
+Verify the token, count a replayed token once (the event id is derived from the token, deduped
+through the cache for longer than a token lives), then append durably: the 2xx is sent only once
+the event is on disk. Price, placement and everything else counted come from the token alone.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import time
+from typing import Any
+from urllib.parse import urlsplit
+
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+
+from apex_mediation.auction import pacing
+from apex_mediation.sdk.errors import SdkError, error_response
+from apex_mediation.sdk.runtime import AuctionRuntime
+from apex_mediation.services import Services
+from apex_mediation.tracking.shipper import encode
+from apex_mediation.tracking.tokens import BeaconClaims, InvalidToken
+
+VIDEO_EVENTS = {
+    "start": "video_start",
+    "firstQuartile": "video_first_quartile",
+    "midpoint": "video_midpoint",
+    "thirdQuartile": "video_third_quartile",
+    "complete": "video_complete",
+}
+NO_STORE = {"Cache-Control": "no-store"}
+
+
+def event_id(token: str, event: str) -> str:
+    """One id per (token, event): a replayed beacon maps to the same id and counts once."""
+    return hashlib.sha256(f"{token}|{event}".encode()).hexdigest()[:32]
+
+
+def click_key(auction_id: str, bid_id: str) -> str:
+    return f"click:{auction_id}:{bid_id}"
+
+
+def creative_key(auction_id: str, bid_id: str) -> str:
+    return f"creative:{auction_id}:{bid_id}"
+
+
+def allowed_click_url(url: str, advertiser_domains: tuple[str, ...]) -> bool:
+    """Redirect only over https/http to the advertiser's own domain (or a subdomain of it)."""
+    parts = urlsplit(url)
+    host = (parts.hostname or "").lower()
+    return parts.scheme in ("http", "https") and any(
+        host == domain or host.endswith("." + domain) for domain in advertiser_domains
+    )
+
+
+async def _accept(request: Request, event: str) -> tuple[BeaconClaims | None, Response | None]:
+    """The token's claims if this event is new and now durable; else the response to send."""
+    runtime: AuctionRuntime = request.app.state.auction
+    services: Services = request.app.state.services
+    token = request.query_params.get("token", "")
+    try:
+        claims = runtime.signer.verify(token)
+    except InvalidToken as exc:
+        return None, error_response(400, SdkError.INVALID_REQUEST, f"token: {exc}")
+    key = f"ev:{event_id(token, event)}"
+    if not await services.cache.add(key, b"1", ttl_s=runtime.signer.ttl_s * 2):
+        return claims, None  # a replay: acknowledged, counted once already
+    snapshot = runtime.snapshots.current
+    placement = snapshot.placements.get(claims.placement_id)
+    app = snapshot.apps.get(claims.app_id)
+    country = request.headers.get(services.settings.geo_country_header, "").upper()[:2]
+    row: dict[str, Any] = {
+        "event_id": key[3:],
+        "event": event,
+        "received_at": dt.datetime.now(dt.UTC),
+        "auction_id": claims.auction_id,
+        "bid_id": claims.bid_id,
+        "publisher_id": placement.publisher_id
+        if placement
+        else (app.publisher_id if app else _NIL),
+        "app_id": claims.app_id,
+        "placement_id": claims.placement_id,
+        "network": claims.network,
+        "format": placement.format if placement else "",
+        "platform": app.platform if app else "",
+        "country": country,
+        "cpm_micros": claims.price_micros if event == "impression" else 0,
+        "currency": claims.currency,
+        "test": int(claims.test),
+        "ivt": 0,
+        "device_key": claims.device_key,
+    }
+    try:
+        await runtime.ingest.append(encode("events", row))
+    except OSError:
+        # Not durable, so not acknowledged: forget the dedupe key so the SDK's retry counts.
+        await services.cache.delete(key)
+        return None, error_response(503, SdkError.INTERNAL_ERROR, "event not stored; retry")
+    if event == "impression" and placement is not None:
+        await pacing.record_impression(
+            services.cache, placement, claims.device_key or None, time.time()
+        )
+    return claims, None
+
+
+async def impression(request: Request) -> Response:
+    _, failed = await _accept(request, "impression")
+    return failed or Response(status_code=204, headers=NO_STORE)
+
+
+async def reward(request: Request) -> Response:
+    _, failed = await _accept(request, "reward")
+    return failed or Response(status_code=204, headers=NO_STORE)
+
+
+async def video(request: Request) -> Response:
+    event = VIDEO_EVENTS.get(request.path_params["event"])
+    if event is None:
+        return error_response(
+            404, SdkError.INVALID_REQUEST, f"unknown video event; one of {', '.join(VIDEO_EVENTS)}"
+        )
+    _, failed = await _accept(request, event)
+    return failed or Response(status_code=204, headers=NO_STORE)
+
+
+async def click(request: Request) -> Response:
+    claims, failed = await _accept(request, "click")
+    if failed is not None or claims is None:
+        return failed or Response(status_code=204)
+    services: Services = request.app.state.services
+    stored = await services.cache.get(click_key(claims.auction_id, claims.bid_id))
+    if stored is not None:
+        url, _, domains = stored.decode().partition("\n")
+        if allowed_click_url(url, tuple(d for d in domains.split(",") if d)):
+            return RedirectResponse(url, status_code=302, headers=NO_STORE)
+    return Response(status_code=204, headers=NO_STORE)
+
+
+async def creative(request: Request) -> Response:
+    """The winning markup for SDKs that load a creative URL (iOS, CTV)."""
+    runtime: AuctionRuntime = request.app.state.auction
+    services: Services = request.app.state.services
+    try:
+        claims = runtime.signer.verify(request.query_params.get("token", ""))
+    except InvalidToken as exc:
+        return error_response(400, SdkError.INVALID_REQUEST, f"token: {exc}")
+    markup = await services.cache.get(creative_key(claims.auction_id, claims.bid_id))
+    if markup is None:
+        return error_response(410, SdkError.AD_EXPIRED, "creative expired")
+    return Response(
+        markup,
+        media_type="text/html; charset=utf-8",
+        headers={
+            "Cache-Control": "private, max-age=300",
+            "Content-Security-Policy": "sandbox allow-scripts allow-popups",
+        },
+    )
+
+
+_NIL = "00000000-0000-0000-0000-000000000000"
