@@ -4,12 +4,22 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import json
 import uuid
 from pathlib import Path
 
+import pytest
+
 from apex_mediation.services import Services
+from apex_mediation.stores.analytics import AnalyticsError
 from apex_mediation.tracking.ingest_log import IngestLog, read_records, segments
-from apex_mediation.tracking.shipper import Checkpoint, Shipper, encode
+from apex_mediation.tracking.shipper import (
+    DEAD_LETTER,
+    MAX_ATTEMPTS,
+    Checkpoint,
+    Shipper,
+    encode,
+)
 
 
 def _row(publisher: str, n: int) -> dict[str, object]:
@@ -106,4 +116,28 @@ async def test_checkpoint_survives_and_shipping_resumes(tmp_path: Path, services
         "SELECT count() AS c FROM events WHERE publisher_id = {p:UUID}", {"p": publisher}
     )
     assert rows == [{"c": 8}]
+    log.close()
+
+
+async def test_a_batch_clickhouse_refuses_is_set_aside_and_the_rest_flows(
+    tmp_path: Path, services: Services
+) -> None:
+    publisher = str(uuid.uuid4())
+    log = IngestLog(tmp_path)
+    log.recover()
+    bad = {**_row(publisher, 0), "app_id": "not-a-uuid"}
+    await log.append(encode("events", bad))
+    shipper = Shipper(log, services.analytics)
+    for _ in range(MAX_ATTEMPTS - 1):
+        with pytest.raises(AnalyticsError):
+            await shipper.ship_once()
+    await shipper.ship_once()  # the fifth failure with ClickHouse up: set aside
+    await log.append(encode("events", _row(publisher, 1)))
+    assert await shipper.drain() == 1
+    rows = await services.analytics.query(
+        "SELECT count() AS c FROM events WHERE publisher_id = {p:UUID}", {"p": publisher}
+    )
+    assert rows == [{"c": 1}]
+    kept = [json.loads(line) for line in (tmp_path / DEAD_LETTER).read_text().splitlines()]
+    assert [k["row"]["app_id"] for k in kept] == ["not-a-uuid"]
     log.close()

@@ -20,7 +20,7 @@ from typing import Any
 import msgspec
 from prometheus_client import Counter, Gauge
 
-from apex_mediation.stores.analytics import Analytics
+from apex_mediation.stores.analytics import Analytics, AnalyticsError
 from apex_mediation.tracking.ingest_log import (
     IngestLog,
     Record,
@@ -29,10 +29,18 @@ from apex_mediation.tracking.ingest_log import (
     segments,
 )
 
+dead_letter_total = Counter(
+    "ingest_dead_letter_records_total",
+    "Ingest records ClickHouse refused, set aside in the log dir",
+)
 shipped_total = Counter("ingest_shipped_records_total", "Ingest records delivered", ["table"])
 backlog_bytes = Gauge("ingest_backlog_bytes", "Ingest log bytes not yet delivered")
 lag_seconds = Gauge("ingest_lag_seconds", "Age of the oldest undelivered ingest record")
 CHECKPOINT = "checkpoint.json"
+DEAD_LETTER = "dead-letter.jsonl"
+# A batch that fails this often while ClickHouse answers is refused for its content, not for an
+# outage: it is set aside (kept, never dropped) so the records behind it keep flowing.
+MAX_ATTEMPTS = 5
 
 
 class IngestRecord(msgspec.Struct, array_like=True):
@@ -90,6 +98,7 @@ class Shipper:
         self.analytics = analytics
         self.batch_records = batch_records
         self.checkpoint = Checkpoint.load(log.directory)
+        self._failures = 0
 
     async def ship_once(self) -> int:
         """Deliver what is pending, then one batch; returns the records delivered."""
@@ -134,12 +143,39 @@ class Shipper:
         for record in records:
             decoded = _decoder.decode(record.payload)
             by_table[decoded.table].append(decoded.row)
-        for table, rows in sorted(by_table.items()):
-            await self.analytics.insert(table, rows, dedup_token=f"{segment}:{start}:{end}:{table}")
-            shipped_total.labels(table).inc(len(rows))
+        try:
+            for table, rows in sorted(by_table.items()):
+                token = f"{segment}:{start}:{end}:{table}"
+                await self.analytics.insert(table, rows, dedup_token=token)
+                shipped_total.labels(table).inc(len(rows))
+        except AnalyticsError:
+            self._failures += 1
+            if self._failures < MAX_ATTEMPTS or not await self.analytics.ping():
+                raise
+            self._set_aside(segment, start, end, records)
+        self._failures = 0
         self.checkpoint = Checkpoint(segment, end, None)
         self.checkpoint.save(self.log.directory)
         return len(records)
+
+    def _set_aside(self, segment: int, start: int, end: int, records: list[Record]) -> None:
+        with (self.log.directory / DEAD_LETTER).open("a") as handle:
+            for record in records:
+                decoded = _decoder.decode(record.payload)
+                handle.write(
+                    json.dumps(
+                        {
+                            "range": [segment, start, end],
+                            "table": decoded.table,
+                            "row": decoded.row,
+                        },
+                        default=str,
+                    )
+                    + "\n"
+                )
+            handle.flush()
+            os.fsync(handle.fileno())
+        dead_letter_total.inc(len(records))
 
     def _next_segment(self, finished: Path) -> None:
         self.checkpoint = Checkpoint(self.checkpoint.segment + 1, 0, None)
