@@ -20,7 +20,7 @@ from apex_mediation.auction.exchange import AuctionResult
 from apex_mediation.auction.metrics import observe_auction
 from apex_mediation.auction.model import AuctionRequest
 from apex_mediation.auction.snapshot import AppConfig, PlacementConfig, Snapshot
-from apex_mediation.sdk import beacons
+from apex_mediation.sdk import beacons, telemetry
 from apex_mediation.sdk.errors import SdkError, error_response, json_response
 from apex_mediation.sdk.limits import over_limit
 from apex_mediation.sdk.runtime import AuctionRuntime
@@ -143,6 +143,7 @@ async def _run(
         canonical = msgspec.structs.replace(
             canonical, device=msgspec.structs.replace(canonical.device, country=country)
         )
+    runtime.sdk_versions.saw(app.id, canonical.platform, canonical.sdk_version)
     result = await runtime.exchange.run(canonical, app, placement)
     runtime.auction_log.record(result)
     await _keep_for_beacons(services, result)
@@ -355,6 +356,19 @@ async def app_config(request: Request) -> Response:
     return await _guard(_app_config, request)
 
 
+async def _telemetry(request: Request) -> Response:
+    raw = await _read_body(request)
+    runtime = _runtime(request)
+    app = _app_by_key(request, runtime.snapshots.current)
+    batch = _decode(raw, telemetry.TelemetryBatch)
+    services: Services = request.app.state.services
+    return await telemetry.accept(runtime, services.cache, batch, app.publisher_id, app.id)
+
+
+async def sdk_telemetry(request: Request) -> Response:
+    return await _guard(_telemetry, request)
+
+
 class TemplatedRoute(Route):
     """A Starlette route that, like FastAPI's, puts itself in the scope, so that metrics are
     labelled by the route template."""
@@ -372,6 +386,7 @@ routes = [
     TemplatedRoute("/auction", web_preflight, methods=["OPTIONS"]),
     TemplatedRoute("/api/v1/rtb/bid", ctv_auction, methods=["POST"]),
     TemplatedRoute("/v1/config/keys", config_keys, methods=["GET"]),
+    TemplatedRoute("/v1/telemetry", sdk_telemetry, methods=["POST"]),
     TemplatedRoute("/t/imp", beacons.impression, methods=["GET", "POST"]),
     TemplatedRoute("/t/click", beacons.click, methods=["GET", "POST"]),
     TemplatedRoute("/t/reward", beacons.reward, methods=["GET", "POST"]),

@@ -21,12 +21,14 @@ from apex_mediation.services import Services
 from apex_mediation.stores.postgres import Postgres
 from apex_mediation.tracking.auction_log import AuctionLog
 from apex_mediation.tracking.ingest_log import IngestLog
+from apex_mediation.tracking.sdk_versions import SdkVersions
 from apex_mediation.tracking.shipper import Shipper
 from apex_mediation.tracking.tokens import TokenSigner
 
 RATES_REFRESH_S = 30.0
 SHIP_INTERVAL_S = 0.2  # beacons reach ClickHouse (and reports) within about this much
 STOP_DRAIN_S = 5.0
+VERSIONS_FLUSH_S = 10.0
 
 
 @dataclass
@@ -40,11 +42,13 @@ class AuctionRuntime:
     keys_dir: Path
     ingest: IngestLog
     shipper: Shipper
+    sdk_versions: SdkVersions
     config: ConfigService | None = None
     config_error: str | None = None  # why signed configs cannot be served (no signing key)
     _background: set[asyncio.Task[None]] = field(default_factory=set)
     _rates_loop: Periodic = field(init=False)
     _ship_loop: Periodic = field(init=False)
+    _versions_loop: Periodic = field(init=False)
 
     def __post_init__(self) -> None:
         async def refresh_rates() -> None:  # reloads when the override file changed
@@ -52,6 +56,7 @@ class AuctionRuntime:
 
         self._rates_loop = Periodic("currency table refresh", RATES_REFRESH_S, refresh_rates)
         self._ship_loop = Periodic("ingest shipping", SHIP_INTERVAL_S, self.shipper.ship_once)
+        self._versions_loop = Periodic("sdk versions", VERSIONS_FLUSH_S, self.sdk_versions.flush)
 
     def spawn(self, coro: Coroutine[Any, Any, None]) -> None:
         """Run after the response (notices): keep a reference so the task is not collected."""
@@ -71,9 +76,13 @@ class AuctionRuntime:
         self._rates_loop.start()
         # What an earlier run acknowledged but did not deliver is shipped first.
         self._ship_loop.start()
+        self._versions_loop.start()
 
     async def stop(self) -> None:
         await self._rates_loop.stop()
+        await self._versions_loop.stop()
+        with contextlib.suppress(Exception):
+            await self.sdk_versions.flush()
         await self.snapshots.stop()
         for task in list(self._background):
             task.cancel()
@@ -107,6 +116,7 @@ def build_runtime(services: Services) -> AuctionRuntime:
     return AuctionRuntime(
         ingest=ingest,
         shipper=Shipper(ingest, services.analytics),
+        sdk_versions=SdkVersions(services.postgres),
         snapshots=SnapshotStore(services.postgres, settings.secret, settings.snapshot_refresh_s),
         exchange=exchange,
         auction_log=AuctionLog(ingest),
