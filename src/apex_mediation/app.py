@@ -8,7 +8,15 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from apex_mediation.api import errors
-from apex_mediation.api.routes import api_keys, apps, auth, health, network_accounts, placements
+from apex_mediation.api.routes import (
+    api_keys,
+    apps,
+    auth,
+    health,
+    network_accounts,
+    placements,
+    reporting,
+)
 from apex_mediation.observability.http_metrics import HttpMetricsMiddleware
 from apex_mediation.observability.logging import RequestIdMiddleware, configure_logging
 from apex_mediation.sdk import routes as sdk_routes
@@ -54,6 +62,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         placements.router,
         network_accounts.router,
         api_keys.router,
+        reporting.router,
     ):
         app.include_router(router)
     app.add_middleware(HttpMetricsMiddleware)

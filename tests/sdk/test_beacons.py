@@ -3,6 +3,8 @@ token; clicks redirect only to the advertiser's own host."""
 
 from __future__ import annotations
 
+import asyncio
+import time
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
@@ -141,3 +143,22 @@ async def test_impression_counts_toward_the_frequency_cap(market: Market) -> Non
     ) as http:
         assert (await http.get(_path(body["winner"]["tracking"]["imp"]))).status_code == 204
     assert (await market.post("/v1/auction", android_body(placement))).status_code == 204
+
+
+async def test_an_impression_shows_in_realtime_within_five_seconds(market: Market) -> None:
+    placement = await market.placement(bidding=[market.line("high")])
+    body = (await market.post("/v1/auction", android_body(placement))).json()
+    async with market.make_client() as http:
+        assert (await http.get(_path(body["winner"]["tracking"]["imp"]))).status_code == 204
+    deadline = time.monotonic() + 5  # no explicit drain: the shipper's own loop delivers
+    realtime: dict[str, object] = {}
+    while time.monotonic() < deadline:
+        response = await market.tenant.call(
+            "GET", "/api/v1/reporting/realtime", params={"placementId": placement}
+        )
+        realtime = response.json()
+        if realtime.get("impressions") == 1:
+            break
+        await asyncio.sleep(0.2)
+    assert realtime.get("impressions") == 1, realtime
+    assert realtime.get("revenueMicros") == 3_000  # one impression at a $3.00 CPM

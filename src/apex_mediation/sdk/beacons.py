@@ -20,16 +20,10 @@ from apex_mediation.auction import pacing
 from apex_mediation.sdk.errors import SdkError, error_response
 from apex_mediation.sdk.runtime import AuctionRuntime
 from apex_mediation.services import Services
+from apex_mediation.tracking import event_names
 from apex_mediation.tracking.shipper import encode
 from apex_mediation.tracking.tokens import BeaconClaims, InvalidToken
 
-VIDEO_EVENTS = {
-    "start": "video_start",
-    "firstQuartile": "video_first_quartile",
-    "midpoint": "video_midpoint",
-    "thirdQuartile": "video_third_quartile",
-    "complete": "video_complete",
-}
 NO_STORE = {"Cache-Control": "no-store"}
 
 
@@ -86,7 +80,7 @@ async def _accept(request: Request, event: str) -> tuple[BeaconClaims | None, Re
         "format": placement.format if placement else "",
         "platform": app.platform if app else "",
         "country": country,
-        "cpm_micros": claims.price_micros if event == "impression" else 0,
+        "cpm_micros": claims.price_micros if event == event_names.IMPRESSION else 0,
         "currency": claims.currency,
         "test": int(claims.test),
         "ivt": 0,
@@ -98,7 +92,7 @@ async def _accept(request: Request, event: str) -> tuple[BeaconClaims | None, Re
         # Not durable, so not acknowledged: forget the dedupe key so the SDK's retry counts.
         await services.cache.delete(key)
         return None, error_response(503, SdkError.INTERNAL_ERROR, "event not stored; retry")
-    if event == "impression" and placement is not None:
+    if event == event_names.IMPRESSION and placement is not None:
         await pacing.record_impression(
             services.cache, placement, claims.device_key or None, time.time()
         )
@@ -106,27 +100,29 @@ async def _accept(request: Request, event: str) -> tuple[BeaconClaims | None, Re
 
 
 async def impression(request: Request) -> Response:
-    _, failed = await _accept(request, "impression")
+    _, failed = await _accept(request, event_names.IMPRESSION)
     return failed or Response(status_code=204, headers=NO_STORE)
 
 
 async def reward(request: Request) -> Response:
-    _, failed = await _accept(request, "reward")
+    _, failed = await _accept(request, event_names.REWARD)
     return failed or Response(status_code=204, headers=NO_STORE)
 
 
 async def video(request: Request) -> Response:
-    event = VIDEO_EVENTS.get(request.path_params["event"])
+    event = event_names.VIDEO.get(request.path_params["event"])
     if event is None:
         return error_response(
-            404, SdkError.INVALID_REQUEST, f"unknown video event; one of {', '.join(VIDEO_EVENTS)}"
+            404,
+            SdkError.INVALID_REQUEST,
+            f"unknown video event; one of {', '.join(event_names.VIDEO)}",
         )
     _, failed = await _accept(request, event)
     return failed or Response(status_code=204, headers=NO_STORE)
 
 
 async def click(request: Request) -> Response:
-    claims, failed = await _accept(request, "click")
+    claims, failed = await _accept(request, event_names.CLICK)
     if failed is not None or claims is None:
         return failed or Response(status_code=204)
     services: Services = request.app.state.services

@@ -19,20 +19,20 @@
 
 CREATE TABLE IF NOT EXISTS events_hourly
 (
-    publisher_id UUID,
-    app_id       UUID,
-    placement_id UUID,
-    network      LowCardinality(String),
-    country      LowCardinality(String),
-    format       LowCardinality(String),
-    hour         DateTime('UTC'),
-    test         UInt8,
-    ivt          UInt8,
-    event        LowCardinality(String),
-    events       UInt64,
-    cpm_micros   UInt64
+    publisher_id   UUID,
+    app_id         UUID,
+    placement_id   UUID,
+    network        LowCardinality(String),
+    country        LowCardinality(String),
+    format         LowCardinality(String),
+    hour           DateTime('UTC'),
+    test           UInt8,
+    ivt            UInt8,
+    event          LowCardinality(String),
+    events         UInt64,
+    cpm_micros_sum UInt64
 )
-ENGINE = SummingMergeTree((events, cpm_micros))
+ENGINE = SummingMergeTree((events, cpm_micros_sum))
 PARTITION BY toYYYYMM(hour)
 ORDER BY (publisher_id, hour, app_id, placement_id, network, country, format, test, ivt, event)
 TTL hour + INTERVAL 3 YEAR
@@ -51,7 +51,7 @@ SELECT
     ivt,
     event,
     count() AS events,
-    sum(cpm_micros) AS cpm_micros
+    sum(cpm_micros) AS cpm_micros_sum
 FROM events
 GROUP BY publisher_id, app_id, placement_id, network, country, format, hour, test, ivt, event;
 
