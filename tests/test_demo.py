@@ -91,6 +91,27 @@ def test_demo_from_an_empty_data_dir_reaches_ready_with_demo_data(tmp_path: Path
         called = [c for c in result["debug"]["candidates"] if c["network"] == "openrtb"]
         assert len(called) == 3
         assert all(c["outcome"] in ("bid", "no_bid", "error") for c in called)
+        simulated = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "apex_mediation",
+                "simulate",
+                "--url",
+                url,
+                "--rate",
+                "20",
+                "--duration",
+                "1",
+            ],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        assert simulated.returncode == 0, simulated.stderr
+        assert "requests=20" in simulated.stdout.replace(" ", "")
         login = httpx.post(
             f"{url}/api/v1/auth/login",
             timeout=10,

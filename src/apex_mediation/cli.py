@@ -7,9 +7,10 @@ import contextlib
 import getpass
 import secrets
 import signal
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from typing import Annotated
 
+import httpx
 import typer
 import uvicorn
 from rich.console import Console
@@ -17,6 +18,7 @@ from rich.table import Table
 
 from apex_mediation import schema
 from apex_mediation.app import create_app
+from apex_mediation.demo.seed import DemoCredentials
 from apex_mediation.services import Services, open_services
 from apex_mediation.settings import Settings, SettingsError, get_settings
 
@@ -63,7 +65,10 @@ class _Server(uvicorn.Server):
                 loop.remove_signal_handler(sig)
 
 
-async def _serve(services: Services) -> None:
+async def _serve(
+    services: Services, alongside: Callable[[], Awaitable[object]] | None = None
+) -> None:
+    """Serve until stopped; `alongside` starts once the server is up and ends with it."""
     settings = services.settings
     server = _Server(
         uvicorn.Config(
@@ -76,7 +81,23 @@ async def _serve(services: Services) -> None:
             proxy_headers=True,
         )
     )
-    await server.serve()
+    if alongside is None:
+        await server.serve()
+        return
+
+    async def companion() -> None:
+        while not server.started and not server.should_exit:  # noqa: ASYNC110 - a flag only
+            await asyncio.sleep(0.1)
+        with contextlib.suppress(Exception):  # the companion never takes the server down
+            await alongside()
+
+    task = asyncio.create_task(companion())
+    try:
+        await server.serve()
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
 
 
 @app.command()
@@ -96,6 +117,51 @@ def serve(port: PortOption = None, host: HostOption = None) -> None:
             await _serve(services)
         finally:
             await services.close()
+
+    asyncio.run(run())
+
+
+async def _gentle_traffic(base_url: str, creds: DemoCredentials) -> None:
+    from apex_mediation.demo.simulator import Simulator
+
+    async with httpx.AsyncClient(base_url=base_url, timeout=10) as client:
+        simulator = Simulator(client, creds.sdk_key, {creds.placement_id: "interstitial"})
+        await simulator.run(rate_per_s=1, duration_s=24 * 3600, max_requests=86_400)
+
+
+@app.command()
+def simulate(
+    url: Annotated[
+        str, typer.Option(help="Server to simulate SDK traffic against")
+    ] = "http://127.0.0.1:8000",
+    sdk_key: Annotated[str | None, typer.Option(help="SDK key (default: the demo's)")] = None,
+    placement: Annotated[
+        list[str] | None, typer.Option(help="PLACEMENT_ID:FORMAT, repeatable (default: demo)")
+    ] = None,
+    rate: Annotated[float, typer.Option(help="Requests per second", min=0.1, max=2000)] = 10,
+    duration: Annotated[float, typer.Option(help="Seconds", min=1, max=86_400)] = 30,
+    installs: Annotated[int, typer.Option(help="Distinct simulated installs", min=1)] = 500,
+) -> None:
+    """Act as many SDK installs: auctions, impressions, clicks and rewarded completions."""
+    from apex_mediation.demo.seed import load_credentials
+    from apex_mediation.demo.simulator import Simulator
+
+    settings = _settings()
+    demo = load_credentials(settings.data_dir / "demo_credentials.json")
+    key = sdk_key or (demo.sdk_key if demo else None)
+    targets = (
+        dict(p.split(":", 1) for p in placement)
+        if placement
+        else ({demo.placement_id: "interstitial"} if demo else {})
+    )
+    if not key or not targets:
+        console.print("[red]--sdk-key and --placement are needed (no demo data found)[/red]")
+        raise typer.Exit(2)
+
+    async def run() -> None:
+        async with httpx.AsyncClient(base_url=url, timeout=10) as client:
+            report = await Simulator(client, key, targets, installs=installs).run(rate, duration)
+        console.print(report)
 
     asyncio.run(run())
 
@@ -174,8 +240,11 @@ def demo(
                 # Plain lines, never truncated: keys must be copyable in any terminal width.
                 console.print(f"  {label + ':':<34}{value}", soft_wrap=True, highlight=False)
             if serve_after:
-                console.print(f"Serving on {settings.base_url}; Ctrl-C stops it.")
-                await _serve(services)
+                console.print(
+                    f"Serving on {settings.base_url}; Ctrl-C stops it. A gentle "
+                    "simulated audience (1 request/s) fills the reports."
+                )
+                await _serve(services, lambda: _gentle_traffic(settings.base_url, creds))
         finally:
             await bidders.stop()
             await services.close()

@@ -42,7 +42,7 @@ def _save(path: Path, creds: DemoCredentials) -> None:
         json.dump(asdict(creds), handle, indent=2)
 
 
-def _load(path: Path) -> DemoCredentials | None:
+def load_credentials(path: Path) -> DemoCredentials | None:
     try:
         return DemoCredentials(**json.loads(path.read_text()))
     except (OSError, ValueError, TypeError):
@@ -53,7 +53,7 @@ async def seed_demo(
     session: AsyncSession, secret: bytes, credentials_file: Path, bidder_endpoints: list[str]
 ) -> DemoCredentials:
     existing = await session.scalar(select(User).where(User.email == DEMO_EMAIL))
-    saved = _load(credentials_file)
+    saved = load_credentials(credentials_file)
     if existing is not None and saved is not None:
         return saved
     if existing is not None:
