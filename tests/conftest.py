@@ -24,7 +24,8 @@ from apex_mediation.db import migrate
 from apex_mediation.sdk.config_signing import create_key
 from apex_mediation.services import Services
 from apex_mediation.settings import Settings
-from apex_mediation.stores.analytics import Analytics, migrate_analytics, open_analytics
+from apex_mediation.stores.analytics import Analytics, open_analytics
+from apex_mediation.stores.analytics_migrations import migrate_analytics
 from apex_mediation.stores.cache import MemoryCache
 from apex_mediation.stores.embedded_postgres import EmbeddedPostgres
 from apex_mediation.stores.postgres import open_postgres

@@ -7,7 +7,10 @@ from dataclasses import dataclass
 
 from apex_mediation.db import migrate as pg
 from apex_mediation.services import Services
-from apex_mediation.stores.analytics import migrate_analytics, pending_analytics_migrations
+from apex_mediation.stores.analytics_migrations import (
+    migrate_analytics,
+    pending_analytics_migrations,
+)
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,8 @@ import pytest
 
 from apex_mediation.reporting import service
 from apex_mediation.reporting.params import Filters, Period
-from apex_mediation.stores.analytics import Analytics, migrate_analytics, open_analytics
+from apex_mediation.stores.analytics import Analytics, open_analytics
+from apex_mediation.stores.analytics_migrations import migrate_analytics
 from tests.reporting.data import DAY, event, seed
 
 PERIOD = Period(DAY, DAY + timedelta(days=2))

@@ -24,8 +24,10 @@ from apex_mediation.stores.analytics import (
     AnalyticsError,
     ChdbAnalytics,
     ClickHouseServerAnalytics,
-    migrate_analytics,
     open_analytics,
+)
+from apex_mediation.stores.analytics_migrations import (
+    migrate_analytics,
     pending_analytics_migrations,
 )
 
