@@ -25,17 +25,20 @@ services:
 	@scripts/ensure-services.sh
 
 lint: install
-	$(BIN)/ruff check src tests
+	$(BIN)/ruff check src tests bench
 	$(BIN)/lint-imports
 
 typecheck: install
 	$(BIN)/mypy
 
 test: install services
-	$(BIN)/ruff check src tests
+	$(BIN)/ruff check src tests bench
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 	@$(BIN)/pytest; status=$$?; if [ $$status -eq 5 ]; then echo "pytest collected no tests: the suite is broken"; exit 1; fi; exit $$status
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+
+bench-auction: install
+	$(BIN)/python bench/auction.py

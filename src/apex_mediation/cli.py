@@ -7,8 +7,8 @@ import contextlib
 import getpass
 import secrets
 import signal
-from collections.abc import Awaitable, Callable, Iterator
-from typing import Annotated
+from collections.abc import Awaitable, Callable, Coroutine, Iterator
+from typing import Annotated, Any
 
 import httpx
 import typer
@@ -65,6 +65,18 @@ class _Server(uvicorn.Server):
                 loop.remove_signal_handler(sig)
 
 
+def _run_serving(main: Coroutine[Any, Any, None]) -> None:
+    """Run a serving process on uvloop when it is installed (it is, with uvicorn[standard]):
+    `uvicorn.Server.serve()` inside `asyncio.run()` would otherwise use the stdlib loop."""
+    try:
+        import uvloop
+    except ImportError:
+        asyncio.run(main)
+        return
+    with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+        runner.run(main)
+
+
 async def _serve(
     services: Services, alongside: Callable[[], Awaitable[object]] | None = None
 ) -> None:
@@ -118,7 +130,7 @@ def serve(port: PortOption = None, host: HostOption = None) -> None:
         finally:
             await services.close()
 
-    asyncio.run(run())
+    _run_serving(run())
 
 
 async def _gentle_traffic(base_url: str, creds: DemoCredentials) -> None:
@@ -249,7 +261,7 @@ def demo(
             await bidders.stop()
             await services.close()
 
-    asyncio.run(run())
+    _run_serving(run())
 
 
 @admin.command("create-publisher")
