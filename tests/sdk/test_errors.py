@@ -69,3 +69,24 @@ async def test_another_apps_placement_is_refused(market: Market) -> None:
     other = await market.placement(app_id=market.web_app_id, fmt="banner")
     response = await market.post("/v1/auction", android_body(other, ad_type="banner"))
     _error(response, 400, 1001)
+
+
+async def test_over_the_rate_limit_is_429_with_retry_after(market: Market) -> None:
+    from apex_mediation.sdk.limits import SdkLimits
+
+    placement = await market.placement()
+    runtime = market.app.state.auction
+    generous, runtime.limits = runtime.limits, SdkLimits(per_app_per_s=10_000, per_ip_per_s=2)
+    try:
+        statuses = [
+            (await market.post("/v1/auction", android_body(placement))).status_code
+            for _ in range(4)
+        ]
+        limited = await market.post("/v1/auction", android_body(placement))
+    finally:
+        runtime.limits = generous
+    assert 429 not in statuses[:2]  # two a second are allowed from one IP
+    assert statuses[2:] == [429, 429]
+    assert limited.status_code == 429
+    assert limited.headers["retry-after"] == "1"
+    assert limited.json()["error"]["code"] == 1001
