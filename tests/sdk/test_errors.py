@@ -78,15 +78,13 @@ async def test_over_the_rate_limit_is_429_with_retry_after(market: Market) -> No
     runtime = market.app.state.auction
     generous, runtime.limits = runtime.limits, SdkLimits(per_app_per_s=10_000, per_ip_per_s=2)
     try:
-        statuses = [
-            (await market.post("/v1/auction", android_body(placement))).status_code
-            for _ in range(4)
-        ]
-        limited = await market.post("/v1/auction", android_body(placement))
+        responses = [await market.post("/v1/auction", android_body(placement)) for _ in range(6)]
     finally:
         runtime.limits = generous
-    assert 429 not in statuses[:2]  # two a second are allowed from one IP
-    assert statuses[2:] == [429, 429]
-    assert limited.status_code == 429
-    assert limited.headers["retry-after"] == "1"
-    assert limited.json()["error"]["code"] == 1001
+    # Two a second per IP: six quick requests span at most two one-second windows, so at most
+    # four pass and at least two are limited.
+    limited = [r for r in responses if r.status_code == 429]
+    assert len(limited) >= 2
+    assert all(r.status_code in (200, 204) for r in responses if r.status_code != 429)
+    assert limited[0].headers["retry-after"] == "1"
+    assert limited[0].json()["error"]["code"] == 1001
