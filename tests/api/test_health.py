@@ -103,3 +103,12 @@ async def test_ready_is_red_while_migrations_are_pending(
     assert response.status_code == 503
     assert response.json()["failed"] == ["postgres"]
     assert "pending migrations" in response.json()["checks"]["postgres"]["detail"]
+
+
+async def test_ready_names_a_missing_config_signing_key(services: Services) -> None:
+    from apex_mediation.observability.health import readiness
+
+    checks = {c.name: c for c in await readiness(services, "no config signing key")}
+    assert checks["config_signing"].ok is False
+    assert checks["config_signing"].detail == "no config signing key"
+    assert all(c.ok for name, c in checks.items() if name != "config_signing")
