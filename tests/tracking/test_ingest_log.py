@@ -141,3 +141,21 @@ async def test_a_batch_clickhouse_refuses_is_set_aside_and_the_rest_flows(
     kept = [json.loads(line) for line in (tmp_path / DEAD_LETTER).read_text().splitlines()]
     assert [k["row"]["app_id"] for k in kept] == ["not-a-uuid"]
     log.close()
+
+
+async def test_concurrent_shipping_rounds_never_double_deliver(
+    tmp_path: Path, services: Services
+) -> None:
+    publisher = str(uuid.uuid4())
+    log = IngestLog(tmp_path)
+    log.recover()
+    shipper = Shipper(log, services.analytics, batch_records=7)
+    for n in range(40):
+        await log.append(encode("events", _row(publisher, n)))
+    # The periodic loop and an explicit drain racing, as at shutdown.
+    await asyncio.gather(shipper.drain(), shipper.drain(), shipper.ship_once())
+    rows = await services.analytics.query(
+        "SELECT count() AS c FROM events WHERE publisher_id = {p:UUID}", {"p": publisher}
+    )
+    assert rows == [{"c": 40}]
+    log.close()

@@ -9,6 +9,7 @@ segments are deleted once the writer has moved past them.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import time
@@ -99,9 +100,16 @@ class Shipper:
         self.batch_records = batch_records
         self.checkpoint = Checkpoint.load(log.directory)
         self._failures = 0
+        # One delivery at a time: two rounds reading from the same checkpoint would cut
+        # different ranges, and different ranges carry different dedup tokens.
+        self._lock = asyncio.Lock()
 
     async def ship_once(self) -> int:
         """Deliver what is pending, then one batch; returns the records delivered."""
+        async with self._lock:
+            return await self._ship_once()
+
+    async def _ship_once(self) -> int:
         delivered = 0
         if self.checkpoint.pending is not None:
             delivered += await self._deliver(*self.checkpoint.pending)
