@@ -21,7 +21,7 @@ import asyncio
 import secrets
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 from apex_mediation.auction import pacing
 from apex_mediation.auction.adapters.base import Adapter, AdapterError, Bid, BidderCall, HttpReply
@@ -468,8 +468,8 @@ class Exchange:
         return result
 
 
-def _kind(line: LineConfig) -> Any:
-    return line.kind
+def _kind(line: LineConfig) -> Literal["bidding", "waterfall"]:
+    return "waterfall" if line.kind == "waterfall" else "bidding"
 
 
 def _usd(micros: int) -> str:
