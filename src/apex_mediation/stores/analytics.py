@@ -1,7 +1,7 @@
 """The analytics store: ClickHouse, embedded through chDB or a server through clickhouse-connect.
 
 Both engines run the same SQL, and values are bound server-side through `{name:Type}`
-placeholders, never formatted into the text. Rows come back as ClickHouse writes them in
+parameters, never formatted into the text. Rows come back as ClickHouse writes them in
 JSONEachRow, from both engines alike: integers (64-bit ones too) as int, floats as float, Bool as
 bool, and dates, times and UUIDs as strings.
 
@@ -323,7 +323,7 @@ async def open_analytics(
 # -- values ----------------------------------------------------------------------------------
 
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-_PLACEHOLDER = re.compile(r"\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*:\s*([^{}]+?)\s*\}")
+_BOUND_PARAMETER = re.compile(r"\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*:\s*([^{}]+?)\s*\}")
 _ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r", "\0": "\\0"})
 
 
@@ -392,7 +392,7 @@ def _server_params(params: Params | None) -> dict[str, object] | None:
 def _chdb_params(sql: str, params: Params | None) -> dict[str, str] | None:
     if not params:
         return None
-    types = {name: type_name for name, type_name in _PLACEHOLDER.findall(sql)}
+    types = {name: type_name for name, type_name in _BOUND_PARAMETER.findall(sql)}
     return {name: _param_text(value, types.get(name, "")) for name, value in params.items()}
 
 
