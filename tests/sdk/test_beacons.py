@@ -108,7 +108,7 @@ async def test_click_redirects_only_to_the_advertisers_host(
                 auction_id="clicks",
                 bid_id=bid_id,
                 app_id=market.app_id,
-                placement_id="p",
+                placement_id=market.app_id,
                 network="openrtb",
                 price_micros=0,
                 currency="USD",

@@ -160,30 +160,33 @@ class Shipper:
             self._failures += 1
             if self._failures < MAX_ATTEMPTS or not await self.analytics.ping():
                 raise
-            self._set_aside(segment, start, end, records)
+            await self._deliver_one_by_one(segment, records)
         self._failures = 0
         self.checkpoint = Checkpoint(segment, end, None)
         self.checkpoint.save(self.log.directory)
         return len(records)
 
-    def _set_aside(self, segment: int, start: int, end: int, records: list[Record]) -> None:
+    async def _deliver_one_by_one(self, segment: int, records: list[Record]) -> None:
+        """A refused batch, record by record: the good ones go in (each with a token of its
+        own), only the refused ones are set aside."""
+        refused = []
+        for record in records:
+            decoded = _decoder.decode(record.payload)
+            token = f"{segment}:{record.offset}:{record.end}:{decoded.table}"
+            try:
+                await self.analytics.insert(decoded.table, [decoded.row], dedup_token=token)
+                shipped_total.labels(decoded.table).inc()
+            except AnalyticsError:
+                refused.append(decoded)
+        if not refused:
+            return
         with (self.log.directory / DEAD_LETTER).open("a") as handle:
-            for record in records:
-                decoded = _decoder.decode(record.payload)
-                handle.write(
-                    json.dumps(
-                        {
-                            "range": [segment, start, end],
-                            "table": decoded.table,
-                            "row": decoded.row,
-                        },
-                        default=str,
-                    )
-                    + "\n"
-                )
+            for decoded in refused:
+                entry = {"segment": segment, "table": decoded.table, "row": decoded.row}
+                handle.write(json.dumps(entry, default=str) + "\n")
             handle.flush()
             os.fsync(handle.fileno())
-        dead_letter_total.inc(len(records))
+        dead_letter_total.inc(len(refused))
 
     def _next_segment(self, finished: Path) -> None:
         self.checkpoint = Checkpoint(self.checkpoint.segment + 1, 0, None)
