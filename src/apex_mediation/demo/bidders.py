@@ -9,7 +9,6 @@ hanging, a wrong currency) can be switched on to test that one bad bidder stays 
 from __future__ import annotations
 
 import asyncio
-import json
 import math
 import random
 import secrets
@@ -165,7 +164,3 @@ DEMO_PROFILES = [
         "demo_gamma", bid_rate=0.75, price_median_cpm=1.9, latency_median_ms=30, currency="EUR"
     ),
 ]
-
-
-def describe(bidders: DemoBidders) -> str:
-    return json.dumps({name: bidders.endpoint(name) for name in bidders.profiles})
