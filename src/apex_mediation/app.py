@@ -17,6 +17,7 @@ from apex_mediation.api.routes import (
     network_accounts,
     placements,
     reporting,
+    transparency,
 )
 from apex_mediation.observability.http_metrics import HttpMetricsMiddleware
 from apex_mediation.observability.logging import RequestIdMiddleware, configure_logging
@@ -37,7 +38,8 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         app.state.services = services or await open_services(settings)
         app.state.auction = build_runtime(app.state.services)
         try:
-            await app.state.auction.start(app.state.services.postgres)
+            open_ = app.state.services
+            await app.state.auction.start(open_.postgres, open_.analytics, open_.cache)
             # Everything loaded at start-up lives as long as the process: freezing it keeps the
             # collector from rescanning it, whose >100 ms pauses timed out every bidder in flight
             # and opened their circuit breakers (docs/benchmarks.md).
@@ -69,6 +71,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         network_accounts.router,
         api_keys.router,
         reporting.router,
+        transparency.router,
     ):
         app.include_router(router)
     app.add_middleware(HttpMetricsMiddleware)

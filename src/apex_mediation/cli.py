@@ -1,4 +1,4 @@
-"""`apex`: serve, migrate, demo, admin, config."""
+"""`apex`: serve, migrate, demo, simulate, verify-receipts, keys, admin, config."""
 
 from __future__ import annotations
 
@@ -262,6 +262,57 @@ def demo(
             await services.close()
 
     _run_serving(run())
+
+
+@app.command("verify-receipts")
+def verify_receipts(
+    placement: Annotated[str, typer.Option("--placement", help="Placement id")],
+) -> None:
+    """Re-check a placement's auction receipts: hashes, chain links, sequence, signatures.
+
+    Prints the first break and exits 1 if there is one; exits 0 when every receipt holds.
+    """
+    import uuid
+
+    from apex_mediation.db.models import Placement
+    from apex_mediation.reporting import transparency
+    from apex_mediation.tracking.receipts import ChainVerifier
+
+    settings = _settings()
+    try:
+        placement_id = uuid.UUID(placement)
+    except ValueError as exc:
+        console.print(f"[red]--placement:[/red] not a placement id: {placement!r}")
+        raise typer.Exit(2) from exc
+
+    async def run() -> int:
+        services = await open_services(settings)
+        try:
+            async with services.postgres.session() as session:
+                found = await session.get(Placement, placement_id)
+                if found is None:
+                    console.print(f"[red]no placement {placement_id}[/red]")
+                    return 2
+                verifier = ChainVerifier(await transparency.verify_keys(session))
+            pages = transparency.chain_pages(services.analytics, found.publisher_id, placement_id)
+            async for page in pages:
+                if not verifier.feed(page):
+                    break
+        finally:
+            await services.close()
+        verdict = verifier.verdict
+        broken = verdict.first_break
+        console.print(f"{verdict.receipts} receipts checked in {verdict.chains} chain(s)")
+        if broken is None:
+            console.print("[green]every receipt holds[/green]")
+            return 0
+        console.print(
+            f"[red]first break:[/red] chain {broken.chain} seq {broken.seq} "
+            f"(auction {broken.auction_id}): {broken.problem}"
+        )
+        return 1
+
+    raise typer.Exit(asyncio.run(run()))
 
 
 @admin.command("create-publisher")

@@ -9,8 +9,9 @@ from urllib.parse import parse_qs, urlsplit
 
 import httpx
 
-from apex_mediation.sdk.beacons import click_key
+from apex_mediation.sdk.beacons import click_key, event_id
 from apex_mediation.services import Services
+from apex_mediation.tracking import dedupe
 from tests.sdk.conftest import Market
 from tests.sdk.test_mobile_auction import android_body, ios_body
 
@@ -162,3 +163,30 @@ async def test_an_impression_shows_in_realtime_within_five_seconds(market: Marke
         await asyncio.sleep(0.2)
     assert realtime.get("impressions") == 1, realtime
     assert realtime.get("revenueMicros") == 3_000  # one impression at a $3.00 CPM
+
+
+async def test_a_replay_after_a_restart_without_redis_counts_once(
+    market: Market, services: Services
+) -> None:
+    """The in-process cache starts empty; at start the recent event ids are loaded back, so a
+    token replayed after a restart is not counted again in the rollups."""
+    placement = await market.placement(bidding=[market.line("high")])
+    body = (await market.post("/v1/auction", android_body(placement))).json()
+    imp = _path(body["winner"]["tracking"]["imp"])
+    async with market.make_client() as http:
+        assert (await http.get(imp)).status_code == 204
+    await _drain(market)
+    token = parse_qs(urlsplit(imp).query)["token"][0]
+    key = dedupe.key(event_id(token, "impression"))
+    await services.cache.delete(key)  # what a restart does to an in-process cache
+    await market.app.state.auction.resume(services.analytics, services.cache)
+    assert await services.cache.get(key) is not None
+    async with market.make_client() as http:
+        assert (await http.get(imp)).status_code == 204
+    await _drain(market)
+    [row] = await services.analytics.query(
+        "SELECT sum(events) AS n FROM events_hourly WHERE placement_id = {p:UUID}"
+        " AND event = 'impression'",
+        {"p": placement},
+    )
+    assert row["n"] == 1

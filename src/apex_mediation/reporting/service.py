@@ -28,6 +28,7 @@ __all__ = [
     "by_country",
     "by_network",
     "fetch",
+    "fetch_file",
     "overview",
     "realtime",
     "timeseries",
@@ -114,13 +115,23 @@ class Breakdown:
     rows: list[Row]
 
 
-async def fetch(analytics: Analytics, query: sql.Query) -> list[dict[str, Any]]:
-    """The one way reports reach the store: a query without its tenant filter never runs."""
+def _require_tenant(query: sql.Query) -> None:
     if sql.TENANT_FILTER not in query.sql or not isinstance(
         query.params.get("publisher_id"), uuid.UUID
     ):
         raise RuntimeError("a report query must be filtered by publisher_id")
+
+
+async def fetch(analytics: Analytics, query: sql.Query) -> list[dict[str, Any]]:
+    """The one way reports reach the store: a query without its tenant filter never runs."""
+    _require_tenant(query)
     return await analytics.query(query.sql, query.params)
+
+
+async def fetch_file(analytics: Analytics, query: sql.Query, fmt: str) -> bytes:
+    """`fetch` for exports: the rows as ClickHouse writes them in `fmt`."""
+    _require_tenant(query)
+    return await analytics.query_bytes(query.sql, query.params, fmt)
 
 
 async def overview(

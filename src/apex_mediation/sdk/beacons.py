@@ -20,7 +20,7 @@ from apex_mediation.auction import pacing
 from apex_mediation.sdk.errors import SdkError, error_response
 from apex_mediation.sdk.runtime import AuctionRuntime
 from apex_mediation.services import Services
-from apex_mediation.tracking import event_names
+from apex_mediation.tracking import dedupe, event_names
 from apex_mediation.tracking.shipper import encode
 from apex_mediation.tracking.tokens import BeaconClaims, InvalidToken
 
@@ -58,15 +58,15 @@ async def _accept(request: Request, event: str) -> tuple[BeaconClaims | None, Re
         claims = runtime.signer.verify(token)
     except InvalidToken as exc:
         return None, error_response(400, SdkError.INVALID_REQUEST, f"token: {exc}")
-    key = f"ev:{event_id(token, event)}"
-    if not await services.cache.add(key, b"1", ttl_s=runtime.signer.ttl_s * 2):
+    key = dedupe.key(event_id(token, event))
+    if not await services.cache.add(key, dedupe.SEEN, ttl_s=runtime.dedupe_window_s):
         return claims, None  # a replay: acknowledged, counted once already
     snapshot = runtime.snapshots.current
     placement = snapshot.placements.get(claims.placement_id)
     app = snapshot.apps.get(claims.app_id)
     country = request.headers.get(services.settings.geo_country_header, "").upper()[:2]
     row: dict[str, Any] = {
-        "event_id": key[3:],
+        "event_id": key.removeprefix(dedupe.PREFIX),
         "event": event,
         "received_at": dt.datetime.now(dt.UTC),
         "auction_id": claims.auction_id,

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
+import secrets
 from collections.abc import Coroutine
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,9 +20,13 @@ from apex_mediation.sdk.config_service import ConfigService
 from apex_mediation.sdk.config_signing import SigningKeyMissing, load_keyring
 from apex_mediation.sdk.limits import SdkLimits
 from apex_mediation.services import Services
+from apex_mediation.stores.analytics import Analytics, AnalyticsError
+from apex_mediation.stores.cache import Cache, MemoryCache
 from apex_mediation.stores.postgres import Postgres
+from apex_mediation.tracking import dedupe, receipts
 from apex_mediation.tracking.auction_log import AuctionLog
 from apex_mediation.tracking.ingest_log import IngestLog
+from apex_mediation.tracking.receipts import ReceiptChains
 from apex_mediation.tracking.sdk_versions import SdkVersions
 from apex_mediation.tracking.shipper import Shipper
 from apex_mediation.tracking.tokens import TokenSigner
@@ -29,6 +35,7 @@ RATES_REFRESH_S = 30.0
 SHIP_INTERVAL_S = 0.2  # beacons reach ClickHouse (and reports) within about this much
 STOP_DRAIN_S = 5.0
 VERSIONS_FLUSH_S = 10.0
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -58,25 +65,51 @@ class AuctionRuntime:
         self._ship_loop = Periodic("ingest shipping", SHIP_INTERVAL_S, self.shipper.ship_once)
         self._versions_loop = Periodic("sdk versions", VERSIONS_FLUSH_S, self.sdk_versions.flush)
 
+    @property
+    def dedupe_window_s(self) -> int:
+        """How long an event id is remembered: past the life of any token that could carry it."""
+        return self.signer.ttl_s * 2
+
     def spawn(self, coro: Coroutine[Any, Any, None]) -> None:
         """Run after the response (notices): keep a reference so the task is not collected."""
         task = asyncio.ensure_future(coro)
         self._background.add(task)
         task.add_done_callback(self._background.discard)
 
-    async def start(self, postgres: Postgres) -> None:
+    async def start(self, postgres: Postgres, analytics: Analytics, cache: Cache) -> None:
         try:
             self.config = ConfigService(postgres, load_keyring(self.keys_dir))
             await self.config.publish_keys()
         except SigningKeyMissing as exc:
             # Never a silently new key: configs answer 503 and /ready says why.
             self.config_error = str(exc)
+        await self.resume(analytics, cache)
         await self.snapshots.refresh(force=True)
         self.snapshots.start()
         self._rates_loop.start()
         # What an earlier run acknowledged but did not deliver is shipped first.
         self._ship_loop.start()
         self._versions_loop.start()
+
+    async def resume(self, analytics: Analytics, cache: Cache) -> None:
+        """Before serving: continue the receipt chains and, without Redis, remember recent
+        event ids, from what is stored (ClickHouse and the log's undelivered records)."""
+        chains = self.auction_log.chains
+        ring = self.config.ring if self.config else None
+        chains.signer = (lambda: ring.active) if ring else (lambda: None)
+        try:
+            undelivered = self.shipper.undelivered(receipts.TABLE)
+            chains.restore(await receipts.stored_heads(analytics, chains.chain, undelivered))
+        except AnalyticsError as exc:
+            # Extending a chain from an unknown head would fork it: start a chain of its own.
+            chains.chain = f"{chains.chain}-{secrets.token_hex(4)}"
+            log.warning("receipt chain heads unreadable (%s); new chain %s", exc, chains.chain)
+        if isinstance(cache, MemoryCache):
+            try:
+                undelivered = self.shipper.undelivered("events")
+                await dedupe.warm(cache, analytics, undelivered, self.dedupe_window_s)
+            except AnalyticsError as exc:
+                log.warning("recent event ids unreadable (%s); replays may count again", exc)
 
     async def stop(self) -> None:
         await self._rates_loop.stop()
@@ -119,7 +152,9 @@ def build_runtime(services: Services) -> AuctionRuntime:
         sdk_versions=SdkVersions(services.postgres),
         snapshots=SnapshotStore(services.postgres, settings.secret, settings.snapshot_refresh_s),
         exchange=exchange,
-        auction_log=AuctionLog(ingest),
+        auction_log=AuctionLog(
+            ingest, ReceiptChains(receipts.chain_id(ingest.directory), lambda: None)
+        ),
         transport=transport,
         signer=signer,
         limits=SdkLimits(

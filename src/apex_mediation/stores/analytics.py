@@ -78,6 +78,10 @@ class Analytics(Protocol):
 
     async def query(self, sql: str, params: Params | None = None) -> list[dict[str, Any]]: ...
 
+    async def query_bytes(self, sql: str, params: Params | None, fmt: str) -> bytes:
+        """The result as ClickHouse writes it in output format `fmt` (CSVWithNames, Parquet)."""
+        ...
+
     async def command(self, sql: str, params: Params | None = None) -> None: ...
 
     async def insert(
@@ -182,14 +186,19 @@ class ChdbAnalytics(_Store):
         for name, value in SESSION_SETTINGS.items():
             self._session.query(f"SET {name} = {_literal(value)}")
 
-    def _run(self, sql: str, params: dict[str, str] | None) -> bytes:
+    def _run(self, sql: str, params: dict[str, str] | None, fmt: str = "JSONEachRow") -> bytes:
         if self._session is None:
             raise RuntimeError("the chDB session is not open")
-        return self._session.query(sql, "JSONEachRow", params=params).bytes()
+        return self._session.query(sql, fmt, params=params).bytes()
 
     async def query(self, sql: str, params: Params | None = None) -> list[dict[str, Any]]:
         bound = _chdb_params(sql, params)
         return await self._execute("query", sql, lambda: _json_rows(self._run(sql, bound)))
+
+    async def query_bytes(self, sql: str, params: Params | None, fmt: str) -> bytes:
+        bound = _chdb_params(sql, params)
+        fmt = _identifier(fmt)
+        return await self._execute("query", sql, lambda: self._run(sql, bound, fmt))
 
     async def command(self, sql: str, params: Params | None = None) -> None:
         bound = _chdb_params(sql, params)
@@ -273,6 +282,15 @@ class ClickHouseServerAnalytics(_Store):
 
         def call() -> list[dict[str, Any]]:
             return _json_rows(self._client.raw_query(sql, parameters=bound, fmt="JSONEachRow"))
+
+        return await self._execute("query", sql, call)
+
+    async def query_bytes(self, sql: str, params: Params | None, fmt: str) -> bytes:
+        bound = _server_params(params)
+        fmt = _identifier(fmt)
+
+        def call() -> bytes:
+            return bytes(self._client.raw_query(sql, parameters=bound, fmt=fmt))
 
         return await self._execute("query", sql, call)
 

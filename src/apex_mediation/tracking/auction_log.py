@@ -1,4 +1,5 @@
-"""The auction log: every auction and every candidate (the bid landscape) into ClickHouse.
+"""The auction log: every auction, every candidate (the bid landscape) and the auction's
+receipt into ClickHouse.
 
 Records go into the durable ingest log without being awaited, so they never delay the response;
 the shipper delivers them with the beacons, exactly once in effect.
@@ -10,7 +11,9 @@ import datetime as dt
 from typing import Any
 
 from apex_mediation.auction.exchange import AuctionResult
+from apex_mediation.tracking import receipts
 from apex_mediation.tracking.ingest_log import IngestLog
+from apex_mediation.tracking.receipts import ReceiptChains
 from apex_mediation.tracking.shipper import encode
 
 
@@ -64,11 +67,13 @@ def rows(result: AuctionResult) -> tuple[dict[str, Any], list[dict[str, Any]]]:
 
 
 class AuctionLog:
-    def __init__(self, ingest: IngestLog) -> None:
+    def __init__(self, ingest: IngestLog, chains: ReceiptChains) -> None:
         self._ingest = ingest
+        self.chains = chains
 
     def record(self, result: AuctionResult) -> None:
         auction, bids = rows(result)
         self._ingest.submit(encode("auctions", auction))
         for bid in bids:
             self._ingest.submit(encode("bids", bid))
+        self._ingest.submit(encode(receipts.TABLE, self.chains.issue(result)))

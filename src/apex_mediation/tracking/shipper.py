@@ -14,6 +14,7 @@ import json
 import os
 import time
 from collections import defaultdict
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -192,6 +193,19 @@ class Shipper:
         self.checkpoint = Checkpoint(self.checkpoint.segment + 1, 0, None)
         self.checkpoint.save(self.log.directory)
         finished.unlink(missing_ok=True)
+
+    def undelivered(self, table: str) -> Iterator[dict[str, Any]]:
+        """Rows for `table` the log holds and ClickHouse may not have yet (at start, before
+        shipping resumes: what an earlier run acknowledged)."""
+        for path in segments(self.log.directory):
+            number = int(path.stem.split("-")[1])
+            if number < self.checkpoint.segment:
+                continue
+            start = self.checkpoint.offset if number == self.checkpoint.segment else 0
+            for record in read_records(path, start):
+                decoded = _decoder.decode(record.payload)
+                if decoded.table == table:
+                    yield decoded.row
 
     def _measure(self) -> None:
         backlog = 0

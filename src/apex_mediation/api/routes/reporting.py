@@ -9,21 +9,23 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Response
 
+from apex_mediation.accounts.errors import InvalidInput
 from apex_mediation.accounts.identity import Actor
 from apex_mediation.api.deps import CurrentActor, ServicesDep
 from apex_mediation.api.schemas import Out
 from apex_mediation.auction.model import AdFormat
-from apex_mediation.reporting import params, service
+from apex_mediation.reporting import params, service, transparency
 from apex_mediation.reporting.export import to_csv
 from apex_mediation.reporting.params import Filters, Granularity, Period
 from apex_mediation.reporting.service import Metrics
 
 router = APIRouter(prefix="/api/v1/reporting", tags=["reporting"])
+AUCTION_LOG_MAX = timedelta(days=31)  # one export is one month of raw rows at most
 
 
 # -- dependencies ----------------------------------------------------------------------------
@@ -289,6 +291,77 @@ async def export_csv(
         media_type="text/csv; charset=utf-8",
         headers={"Content-Disposition": f'attachment; filename="{filename}"'},
     )
+
+
+@router.get(
+    "/auction-log",
+    response_class=Response,
+    responses={
+        200: {
+            "content": {media: {} for _, media in transparency.EXPORT_FORMATS.values()},
+            "description": "one row per candidate of every auction in the period",
+        }
+    },
+)
+async def auction_log(
+    actor: ReportingActor,
+    services: ServicesDep,
+    period: PeriodDep,
+    placement_id: Annotated[uuid.UUID | None, Query(alias="placementId")] = None,
+    format: Annotated[transparency.ExportFormat, Query()] = "csv",
+) -> Response:
+    """The publisher's own auction log: every bid and no-bid, its price, rank and loss reason,
+    with the auction's floor and clearing price, as CSV or Parquet."""
+    if period.end - period.start > AUCTION_LOG_MAX:
+        raise InvalidInput(
+            f"an auction log export covers at most {AUCTION_LOG_MAX.days} days", field="endDate"
+        )
+    data = await transparency.auction_log(
+        services.analytics, actor.tenant(), period, placement_id, format
+    )
+    filename = f"apex-auction-log-{period.start:%Y%m%dT%H%MZ}-{period.end:%Y%m%dT%H%MZ}.{format}"
+    return Response(
+        data,
+        media_type=transparency.EXPORT_FORMATS[format][1],
+        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+    )
+
+
+class SdkVersionOut(Out):
+    platform: str
+    sdk_version: str
+    apps: int
+    requests: int  # auction requests made by this version
+    crashes: int
+    crashes_per_thousand: float  # crashes per 1,000 auction requests
+
+
+class SdkVersionsOut(Out):
+    start_date: datetime
+    end_date: datetime
+    data: list[SdkVersionOut]
+
+
+@router.get("/sdk-versions", response_model=SdkVersionsOut)
+async def sdk_versions(
+    actor: ReportingActor, services: ServicesDep, period: PeriodDep
+) -> SdkVersionsOut:
+    """Per SDK platform and version: apps, requests and crash reports."""
+    rows = await transparency.sdk_health(services.analytics, actor.tenant(), period)
+    data = [
+        SdkVersionOut(
+            platform=row["platform"],
+            sdk_version=row["sdk_version"],
+            apps=row["apps"],
+            requests=row["requests"],
+            crashes=row["crashes"],
+            crashes_per_thousand=round(row["crashes"] * 1000 / row["requests"], 3)
+            if row["requests"]
+            else 0.0,
+        )
+        for row in rows
+    ]
+    return SdkVersionsOut(**_period(period), data=data)
 
 
 _ROW_MODELS: dict[str, type[Out]] = {
