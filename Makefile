@@ -3,8 +3,9 @@ PYTHON ?= python3.11
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+ASSETS := src/apex_mediation/console/static/vendor/.built
 
-.PHONY: install demo test serve lint typecheck services bench-auction clean
+.PHONY: install demo test serve lint typecheck services browser bench-auction bench-ingest bench-reports clean
 
 $(STAMP): pyproject.toml constraints.txt
 	@command -v $(PYTHON) >/dev/null || { echo "$(PYTHON) is required"; exit 1; }
@@ -13,7 +14,12 @@ $(STAMP): pyproject.toml constraints.txt
 	$(BIN)/pip install --quiet -c constraints.txt -e '.[dev]'
 	@touch $(STAMP)
 
-install: $(STAMP)
+# The console's chart and htmx code, from the npm registry (console-assets/package-lock.json).
+$(ASSETS): console-assets/package.json console-assets/package-lock.json scripts/build-assets.sh
+	scripts/build-assets.sh
+	@touch $(ASSETS)
+
+install: $(STAMP) $(ASSETS)
 
 demo: install
 	$(BIN)/apex demo $(if $(APEX_PORT),--port $(APEX_PORT))
@@ -31,7 +37,10 @@ lint: install
 typecheck: install
 	$(BIN)/mypy
 
-test: install services
+browser:
+	@scripts/ensure-browser.sh
+
+test: install services browser
 	$(BIN)/ruff check src tests bench
 	$(BIN)/mypy
 	$(BIN)/lint-imports
@@ -42,3 +51,9 @@ clean:
 
 bench-auction: install
 	$(BIN)/python bench/auction.py
+
+bench-ingest: install
+	$(BIN)/python bench/ingest.py
+
+bench-reports: install
+	$(BIN)/python bench/reports.py

@@ -19,6 +19,7 @@ from apex_mediation.api.routes import (
     reporting,
     transparency,
 )
+from apex_mediation.console import routes as console
 from apex_mediation.observability.http_metrics import HttpMetricsMiddleware
 from apex_mediation.observability.logging import RequestIdMiddleware, configure_logging
 from apex_mediation.sdk import routes as sdk_routes
@@ -62,6 +63,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     if services is not None:
         app.state.services = services
     errors.install(app)
+    console.install(app)
     app.router.routes.extend(sdk_routes.routes)
     for router in (
         health.router,

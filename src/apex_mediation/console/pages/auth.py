@@ -1,0 +1,134 @@
+"""Signup, login, logout and choosing the publisher a member of several is looking at."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated
+
+from fastapi import APIRouter, Form, Request, Response
+from pydantic import EmailStr, TypeAdapter, ValidationError
+
+from apex_mediation.accounts import publishers, sessions, users
+from apex_mediation.accounts.errors import AuthenticationFailed, DomainError
+from apex_mediation.api.deps import ServicesDep, SessionDep, client_ip
+from apex_mediation.console.rendering import ConsoleRoute, redirect, render
+from apex_mediation.console.viewer import PUBLISHER_COOKIE, ViewerDep
+from apex_mediation.services import Services
+
+router = APIRouter(route_class=ConsoleRoute, include_in_schema=False)
+_EMAIL = TypeAdapter(EmailStr)
+
+
+def _safe_next(target: str | None) -> str:
+    """Only a path on this site: never an open redirect to another host."""
+    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
+        return target
+    return "/dashboard"
+
+
+async def _log_in(
+    request: Request, session: SessionDep, services: Services, user_id: object, target: str
+) -> Response:
+    import uuid
+
+    assert isinstance(user_id, uuid.UUID)
+    old = request.cookies.get(sessions.COOKIE_NAME)
+    if old:  # a fresh session id at every login
+        await sessions.close_session(session, old)
+    opened = await sessions.open_session(
+        session,
+        user_id,
+        ttl=dt.timedelta(hours=services.settings.session_ttl_hours),
+        ip=client_ip(request),
+    )
+    response = redirect(target)
+    response.set_cookie(
+        sessions.COOKIE_NAME,
+        opened.token,
+        httponly=True,
+        samesite="lax",
+        secure=services.settings.cookie_secure,
+        expires=opened.expires_at,
+        path="/",
+    )
+    return response
+
+
+@router.get("/")
+async def root(request: Request) -> Response:
+    signed_in = sessions.COOKIE_NAME in request.cookies
+    return redirect("/dashboard" if signed_in else "/login")
+
+
+@router.get("/login")
+async def login_form(request: Request, next: str | None = None) -> Response:
+    return render(request, "login.html", {"next": _safe_next(next)})
+
+
+@router.post("/login")
+async def login(
+    request: Request,
+    session: SessionDep,
+    services: ServicesDep,
+    email: Annotated[str, Form(max_length=254)],
+    password: Annotated[str, Form(max_length=1024)],
+    next: Annotated[str, Form(max_length=500)] = "",
+) -> Response:
+    try:
+        user = await users.authenticate(session, email, password, ip=client_ip(request))
+    except AuthenticationFailed as exc:
+        context = {"error": exc.message, "email": email, "next": next}
+        return render(request, "login.html", context, status_code=401)
+    return await _log_in(request, session, services, user.id, _safe_next(next))
+
+
+@router.get("/signup")
+async def signup_form(request: Request) -> Response:
+    return render(request, "signup.html")
+
+
+@router.post("/signup")
+async def signup(
+    request: Request,
+    session: SessionDep,
+    services: ServicesDep,
+    publisher_name: Annotated[str, Form(max_length=200)],
+    email: Annotated[str, Form(max_length=254)],
+    password: Annotated[str, Form(max_length=1024)],
+) -> Response:
+    context = {"publisher_name": publisher_name, "email": email}
+    try:
+        address = str(_EMAIL.validate_python(email.strip()))
+        if not publisher_name.strip():
+            raise DomainError("a publisher name is required", field="publisher name")
+        created = await publishers.create_publisher(
+            session, name=publisher_name.strip(), owner_email=address, owner_password=password
+        )
+    except ValidationError:
+        return render(request, "signup.html", {**context, "error": "email: not an address"}, 400)
+    except DomainError as exc:
+        message = f"{exc.field}: {exc.message}" if exc.field else exc.message
+        return render(request, "signup.html", {**context, "error": message}, 400)
+    return await _log_in(request, session, services, created.owner.id, "/apps?welcome=1")
+
+
+@router.post("/logout")
+async def logout(request: Request, session: SessionDep, viewer: ViewerDep) -> Response:
+    token = request.cookies.get(sessions.COOKIE_NAME)
+    if token:
+        await sessions.close_session(session, token)
+    response = redirect("/login")
+    response.delete_cookie(sessions.COOKIE_NAME, path="/")
+    response.delete_cookie(PUBLISHER_COOKIE, path="/")
+    return response
+
+
+@router.post("/publisher")
+async def choose_publisher(
+    viewer: ViewerDep, publisher_id: Annotated[str, Form(max_length=64)]
+) -> Response:
+    if not any(str(p.id) == publisher_id for p, _ in viewer.memberships):
+        raise AuthenticationFailed("not a member of that publisher")
+    response = redirect("/dashboard")
+    response.set_cookie(PUBLISHER_COOKIE, publisher_id, httponly=True, samesite="lax", path="/")
+    return response

@@ -1,0 +1,48 @@
+"""Console fixtures: a browser-less client that signs up through the console's own forms."""
+
+from __future__ import annotations
+
+import re
+import secrets
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+
+import httpx
+import pytest
+
+CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
+
+
+@dataclass
+class ConsoleUser:
+    http: httpx.AsyncClient
+    email: str
+    password: str
+
+    async def csrf(self, page: str = "/dashboard") -> str:
+        html = (await self.http.get(page)).text
+        found = CSRF.search(html)
+        assert found, f"no CSRF token on {page}"
+        return found.group(1)
+
+    async def post(self, url: str, data: dict[str, str], page: str = "/dashboard") -> httpx.Response:
+        return await self.http.post(url, data={**data, "csrf_token": await self.csrf(page)})
+
+
+async def sign_up(http: httpx.AsyncClient, name: str | None = None) -> ConsoleUser:
+    email = f"console-{secrets.token_hex(4)}@example.com"
+    password = "console-password-" + secrets.token_hex(4)
+    response = await http.post(
+        "/signup",
+        data={"publisher_name": name or "Console Games", "email": email, "password": password},
+    )
+    assert response.status_code == 303, response.text
+    return ConsoleUser(http, email, password)
+
+
+@pytest.fixture
+async def console(
+    make_client: Callable[[], httpx.AsyncClient],
+) -> AsyncIterator[ConsoleUser]:
+    async with make_client() as http:
+        yield await sign_up(http)
