@@ -16,6 +16,7 @@ from fastapi import Request, Response
 from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.routing import APIRoute
 from jinja2 import Environment, FileSystemLoader, select_autoescape
+from pydantic import ValidationError
 
 from apex_mediation.accounts.errors import (
     AuthenticationFailed,
@@ -25,6 +26,7 @@ from apex_mediation.accounts.errors import (
     NotFound,
     PermissionDenied,
 )
+from apex_mediation.api.errors import field_path
 from apex_mediation.console.viewer import LoginRequired
 
 HERE = Path(__file__).parent
@@ -131,6 +133,14 @@ class ConsoleRoute(APIRoute):
 
 def _message(exc: DomainError) -> str:
     return f"{exc.field}: {exc.message}" if exc.field else exc.message
+
+
+def form_error(exc: DomainError | ValidationError) -> str:
+    """One line naming the field at fault, for re-rendering a form with what was typed."""
+    if isinstance(exc, ValidationError):
+        first = exc.errors()[0] if exc.errors() else {"loc": (), "msg": "invalid input"}
+        return f"{field_path(first.get('loc', ()))}: {first.get('msg', '')}"
+    return _message(exc)
 
 
 def _error(request: Request, status: int, message: str) -> HTMLResponse:
