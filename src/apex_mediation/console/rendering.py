@@ -138,8 +138,10 @@ def _message(exc: DomainError) -> str:
 def form_error(exc: DomainError | ValidationError) -> str:
     """One line naming the field at fault, for re-rendering a form with what was typed."""
     if isinstance(exc, ValidationError):
-        first = exc.errors()[0] if exc.errors() else {"loc": (), "msg": "invalid input"}
-        return f"{field_path(first.get('loc', ()))}: {first.get('msg', '')}"
+        errors = exc.errors()
+        if not errors:
+            return "invalid input"
+        return f"{field_path(tuple(errors[0]['loc']))}: {errors[0]['msg']}"
     return _message(exc)
 
 
