@@ -64,5 +64,8 @@ class Breakers:
             self._by_key[key] = breaker
         return breaker
 
+    def items(self) -> list[tuple[str, Breaker]]:
+        return list(self._by_key.items())
+
     def states(self) -> dict[str, State]:
         return {key: breaker.state for key, breaker in self._by_key.items()}

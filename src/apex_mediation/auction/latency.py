@@ -30,6 +30,15 @@ class LatencyTracker:
         samples.append(latency_ms)
         self._observed[key] = self._observed.get(key, 0) + 1
 
+    def summary(self, key: str) -> tuple[int, float | None, float | None]:
+        """(answers seen, p50, p95) over the recent window, for the operator's health page."""
+        samples = sorted(self._samples.get(key, ()))
+        if not samples:
+            return self._observed.get(key, 0), None, None
+        p50 = samples[len(samples) // 2]
+        p95 = samples[min(len(samples) - 1, int(len(samples) * 0.95))]
+        return self._observed.get(key, 0), p50, p95
+
     def cap_ms(self, key: str) -> float | None:
         """The adaptive cap for this bidder, or None until it has enough history."""
         samples = self._samples.get(key)

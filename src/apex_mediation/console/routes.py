@@ -5,10 +5,10 @@ from __future__ import annotations
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
-from apex_mediation.console.pages import auth, dashboard
+from apex_mediation.console.pages import auth, dashboard, operator
 from apex_mediation.console.rendering import STATIC_DIR
 
-ROUTERS = (auth.router, dashboard.router)
+ROUTERS = (auth.router, dashboard.router, operator.router)
 
 
 def install(app: FastAPI) -> None:

@@ -101,6 +101,8 @@ class Shipper:
         self.batch_records = batch_records
         self.checkpoint = Checkpoint.load(log.directory)
         self._failures = 0
+        self.backlog_bytes = 0  # as of the last round
+        self.lag_s = 0.0
         # One delivery at a time: two rounds reading from the same checkpoint would cut
         # different ranges, and different ranges carry different dedup tokens.
         self._lock = asyncio.Lock()
@@ -220,5 +222,7 @@ class Shipper:
                 first = next(read_records(path, start), None)
                 if first is not None:
                     oldest = _decoder.decode(first.payload).accepted_ms / 1000
-        backlog_bytes.set(backlog)
-        lag_seconds.set(time.time() - oldest if oldest else 0)
+        self.backlog_bytes = backlog
+        self.lag_s = time.time() - oldest if oldest else 0.0
+        backlog_bytes.set(self.backlog_bytes)
+        lag_seconds.set(self.lag_s)
