@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 ASSETS := src/apex_mediation/console/static/vendor/.built
 
-.PHONY: install demo test serve lint typecheck services browser bench-auction bench-ingest bench-reports clean
+.PHONY: install demo test serve lint typecheck services browser screenshots bench-auction bench-ingest bench-reports clean
 
 $(STAMP): pyproject.toml constraints.txt
 	@command -v $(PYTHON) >/dev/null || { echo "$(PYTHON) is required"; exit 1; }
@@ -31,7 +31,7 @@ services:
 	@scripts/ensure-services.sh
 
 lint: install
-	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff check src tests bench scripts
 	$(BIN)/lint-imports
 
 typecheck: install
@@ -41,10 +41,13 @@ browser:
 	@scripts/ensure-browser.sh
 
 test: install services browser
-	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff check src tests bench scripts
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 	@$(BIN)/pytest; status=$$?; if [ $$status -eq 5 ]; then echo "pytest collected no tests: the suite is broken"; exit 1; fi; exit $$status
+
+screenshots: install browser
+	$(BIN)/python scripts/screenshots.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

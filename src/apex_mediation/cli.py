@@ -239,10 +239,11 @@ def demo(
                 )
             console.print("[bold]Apex Mediation demo[/bold]")
             for label, value in (
+                ("Console", f"{settings.base_url}/login"),
                 ("API docs", f"{settings.base_url}/docs"),
                 ("Readiness", f"{settings.base_url}/ready"),
                 ("Metrics", f"{settings.base_url}/metrics"),
-                ("Login (POST /api/v1/auth/login)", f"{creds.email} / {creds.password}"),
+                ("Console login", f"{creds.email} / {creds.password}"),
                 ("Publisher id", creds.publisher_id),
                 ("Android app id", creds.app_id),
                 ("Interstitial placement id", creds.placement_id),
