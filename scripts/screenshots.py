@@ -1,60 +1,23 @@
 """Screenshots of the console with demo data, for the README: `make screenshots`.
 
-Starts `apex demo` in a temporary data directory (a fresh PostgreSQL database when one answers
-at 127.0.0.1:5432, else the embedded server), sends simulated SDK traffic for a while so the
-reports fill, then drives Chromium through the main pages and saves PNGs in docs/screenshots/.
+Starts `apex demo` in a temporary data directory (apex_mediation.demo.process), sends simulated
+SDK traffic for a while so the reports fill, then drives Chromium through the main pages and
+saves PNGs in docs/screenshots/.
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
-import os
-import secrets
-import socket
-import subprocess
-import sys
-import tempfile
 import time
 from pathlib import Path
 
-import httpx
-import psycopg
 from playwright.async_api import Page, async_playwright
+
+from apex_mediation.demo.process import demo_server
 
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "docs" / "screenshots"
-APEX = [sys.executable, "-m", "apex_mediation"]
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
-ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def _database() -> str | None:
-    name = f"apex_screens_{secrets.token_hex(4)}"
-    try:
-        with psycopg.connect(ADMIN_URL, autocommit=True, connect_timeout=2) as conn:
-            conn.execute(f'CREATE DATABASE "{name}"')
-    except psycopg.Error:
-        return None
-    return ADMIN_URL.rsplit("/", 1)[0] + "/" + name
-
-
-def _wait(url: str, seconds: float = 120) -> None:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(url, timeout=1).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.3)
-    raise SystemExit(f"{url} did not answer within {seconds:.0f}s")
 
 
 async def _shoot(page: Page, name: str) -> None:
@@ -128,41 +91,12 @@ async def _browse(base: str, creds: dict[str, str], operator: tuple[str, str]) -
 
 
 def main() -> None:
-    port = _free_port()
-    base = f"http://127.0.0.1:{port}"
-    with tempfile.TemporaryDirectory(prefix="apex-screens-") as data:
-        env = {**os.environ, "APEX_DATA_DIR": data, "APEX_LOG_LEVEL": "WARNING"}
-        database = _database()
-        if database:
-            env["DATABASE_URL"] = database
-        env["APEX_DEMO_BIDDERS_PORT"] = str(_free_port())
-        demo = subprocess.Popen(
-            [*APEX, "demo", "--port", str(port)],
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        try:
-            _wait(base + "/ready")
-            creds = json.loads((Path(data) / "demo_credentials.json").read_text())
-            operator = ("operator@apex.example", "operator-" + secrets.token_hex(8))
-            subprocess.run(
-                [*APEX, "admin", "create-publisher", "--name", "Apex Operations", "--email",
-                 operator[0], "--password", operator[1], "--operator"],
-                env=env, check=True, capture_output=True, timeout=120,
-            )  # fmt: skip
-            subprocess.run(
-                [*APEX, "simulate", "--url", base, "--rate", "25", "--duration", "40"],
-                env=env, check=True, capture_output=True, timeout=300,
-            )  # fmt: skip
-            time.sleep(2)  # the last beacons reach ClickHouse
-            asyncio.run(_browse(base, creds, operator))
-        finally:
-            demo.terminate()
-            try:
-                demo.wait(60)
-            except subprocess.TimeoutExpired:
-                demo.kill()
+    with demo_server() as server:
+        operator = server.create_operator()
+        server.simulate(rate=25, duration_s=40)
+        time.sleep(2)  # the last beacons reach ClickHouse
+        creds = {"email": server.credentials.email, "password": server.credentials.password}
+        asyncio.run(_browse(server.base_url, creds, operator))
 
 
 if __name__ == "__main__":
