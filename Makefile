@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 ASSETS := src/apex_mediation/console/static/vendor/.built
 
-.PHONY: install demo test serve lint typecheck services browser screenshots bench-auction bench-ingest bench-reports clean
+.PHONY: install demo test serve lint typecheck services browser screenshots bench-auction bench-ingest bench-reports bench-console clean
 
 $(STAMP): pyproject.toml constraints.txt
 	@command -v $(PYTHON) >/dev/null || { echo "$(PYTHON) is required"; exit 1; }
@@ -60,3 +60,6 @@ bench-ingest: install
 
 bench-reports: install
 	$(BIN)/python bench/reports.py
+
+bench-console: install
+	$(BIN)/python bench/console_pages.py

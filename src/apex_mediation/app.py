@@ -63,8 +63,10 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     if services is not None:
         app.state.services = services
     errors.install(app)
-    console.install(app)
+    # The SDK and beacon routes carry nearly all traffic: matched first, they skip
+    # the console's and the API's patterns on every request.
     app.router.routes.extend(sdk_routes.routes)
+    console.install(app)
     for router in (
         health.router,
         auth.router,

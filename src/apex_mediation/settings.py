@@ -73,7 +73,13 @@ class Settings(BaseSettings):
     # Served over HTTPS (directly or behind a proxy): cookies get the Secure flag.
     https: bool = Field(False, alias="APEX_HTTPS")
 
-    @field_validator("database_url", "clickhouse_url", "redis_url", mode="before")
+    # Outgoing email (password resets, invitations): smtp://user:pass@host:587; smtps:// for
+    # implicit TLS, smtp+starttls:// (or ?starttls=true) for STARTTLS. Unset: development logs
+    # the messages instead, production logs an error and sends nothing.
+    smtp_url: SecretStr | None = Field(None, alias="APEX_SMTP_URL")
+    mail_from: str = Field("Apex Mediation <apex@localhost>", alias="APEX_MAIL_FROM")
+
+    @field_validator("database_url", "clickhouse_url", "redis_url", "smtp_url", mode="before")
     @classmethod
     def _empty_is_unset(cls, value: Any) -> Any:
         return None if value == "" else value

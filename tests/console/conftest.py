@@ -25,7 +25,9 @@ class ConsoleUser:
         assert found, f"no CSRF token on {page}"
         return found.group(1)
 
-    async def post(self, url: str, data: dict[str, str], page: str = "/dashboard") -> httpx.Response:
+    async def post(
+        self, url: str, data: dict[str, str], page: str = "/dashboard"
+    ) -> httpx.Response:
         return await self.http.post(url, data={**data, "csrf_token": await self.csrf(page)})
 
 

@@ -3,34 +3,15 @@ binds parameters and sends insert settings its own way."""
 
 from __future__ import annotations
 
-import secrets
 import uuid
-from collections.abc import AsyncIterator
 from datetime import timedelta
-from pathlib import Path
-
-import pytest
 
 from apex_mediation.reporting import service
 from apex_mediation.reporting.params import Filters, Period
-from apex_mediation.stores.analytics import Analytics, open_analytics
-from apex_mediation.stores.analytics_migrations import migrate_analytics
+from apex_mediation.stores.analytics import Analytics
 from tests.reporting.data import DAY, event, seed
 
 PERIOD = Period(DAY, DAY + timedelta(days=2))
-
-
-@pytest.fixture
-async def server_store(chdb_dir: Path) -> AsyncIterator[Analytics]:
-    store = await open_analytics(
-        f"chdb://{chdb_dir}", chdb_dir, f"reporting_{secrets.token_hex(6)}"
-    )
-    try:
-        await migrate_analytics(store)
-        yield store
-    finally:
-        await store.command(f"DROP DATABASE IF EXISTS {store.database} SYNC")
-        await store.close()
 
 
 async def test_reports_through_the_server_client(server_store: Analytics) -> None:

@@ -37,18 +37,74 @@ def _tables(text: str) -> list[str]:
     return re.findall(r"\bFROM (\w+(?: FINAL)?)", text)
 
 
+# The rollup each report reads over whole days, unfiltered: the smallest that holds its key.
+NARROWEST = {
+    "overview": "totals_hourly",
+    "timeseries hour": "totals_hourly",
+    "timeseries day": "totals_hourly",
+    "by_network": "inventory_daily",
+    "by_country": "country_daily",
+    "top_apps": "inventory_daily",
+}
+
+
+def _pair(level: str) -> list[str]:
+    return [f"events_{level}", f"auctions_{level}"]
+
+
 @pytest.mark.parametrize("name", RANGE_QUERIES)
 @pytest.mark.parametrize("filters", [Filters(), ALL_FILTERS], ids=["unfiltered", "filtered"])
 def test_range_reports_read_the_rollups_only(name: str, filters: Filters) -> None:
     query = RANGE_QUERIES[name](filters)
-    assert _tables(query.sql) == [sql.EVENTS_HOURLY, sql.AUCTIONS_HOURLY]
+    level = NARROWEST[name] if filters == Filters() else "hourly"
+    assert _tables(query.sql) == _pair(level)
     _assert_guarded(query, branches=2)
 
 
-def test_dau_reads_the_daily_devices_rollup() -> None:
-    query = sql.daily_devices(PUBLISHER, PERIOD, ALL_FILTERS)
-    assert _tables(query.sql) == [sql.DEVICES_DAILY]
-    _assert_guarded(query, branches=1)
+@pytest.mark.parametrize(
+    ("filters", "key", "level"),
+    [
+        (Filters(country="US"), "app_id", "country_daily"),
+        (Filters(app_id=uuid.uuid4(), format="banner"), "country", "country_daily"),
+        (Filters(placement_id=uuid.uuid4()), "country", "hourly"),
+        (Filters(network="admob", format="banner"), "app_id", "inventory_daily"),
+        (Filters(country="US"), "network", "hourly"),
+    ],
+)
+def test_a_filter_moves_the_report_to_a_rollup_that_holds_it(
+    filters: Filters, key: str, level: str
+) -> None:
+    query = {
+        "app_id": lambda: sql.top_apps(PUBLISHER, PERIOD, filters, 10),
+        "country": lambda: sql.by_country(PUBLISHER, PERIOD, filters, 10),
+        "network": lambda: sql.by_network(PUBLISHER, PERIOD, filters),
+    }[key]()
+    assert _tables(query.sql) == _pair(level)
+
+
+def test_daily_rollups_serve_only_whole_days() -> None:
+    hours = parse_period("2026-03-01T06:00:00Z", "2026-03-02T06:00:00Z", PERIOD.end)
+    assert _tables(sql.by_network(PUBLISHER, hours, Filters()).sql) == _pair("hourly")
+    assert _tables(sql.overview(PUBLISHER, hours, Filters()).sql) == _pair("totals_hourly")
+    daily = sql.by_network(PUBLISHER, PERIOD, Filters())
+    assert daily.params["start_day"] == PERIOD.start.date()
+    assert "day >= {start_day:Date} AND day < {end_day:Date}" in daily.sql
+    assert "start" not in daily.params
+
+
+@pytest.mark.parametrize(
+    ("filters", "table"),
+    [
+        (Filters(), "devices_publisher_daily"),
+        (Filters(app_id=uuid.uuid4(), country="US"), "devices_app_country_daily"),
+        (ALL_FILTERS, sql.DEVICES_DAILY),
+    ],
+)
+def test_dau_reads_the_smallest_devices_rollup(filters: Filters, table: str) -> None:
+    query = sql.daily_devices(PUBLISHER, PERIOD, filters)
+    assert _tables(query.sql) == [table]
+    assert query.sql.count(sql.TENANT_FILTER) == 1
+    assert "test = 0" in query.sql and "ivt = 0" in query.sql
     assert query.params["start_day"] == PERIOD.start.date()
     assert query.params["end_day"] == PERIOD.end.date()
 
@@ -125,23 +181,23 @@ SELECT
 FROM (
     SELECT country, event, events AS n_events, cpm_micros_sum AS n_cpm, \
 toUInt64(0) AS n_requests, toUInt64(0) AS n_fills
-    FROM events_hourly
+    FROM events_country_daily
     WHERE publisher_id = {publisher_id:UUID}
       AND test = 0
       AND ivt = 0
       AND app_id = {app_id:UUID}
       AND country = {country:String}
-      AND hour >= {start:DateTime('UTC')} AND hour < {end:DateTime('UTC')}
+      AND day >= {start_day:Date} AND day < {end_day:Date}
       AND event IN ('impression', 'click', 'video_complete', 'reward')
     UNION ALL
     SELECT country, '' AS event, toUInt64(0) AS n_events, toUInt64(0) AS n_cpm, \
 requests AS n_requests, fills AS n_fills
-    FROM auctions_hourly
+    FROM auctions_country_daily
     WHERE publisher_id = {publisher_id:UUID}
       AND test = 0
       AND app_id = {app_id:UUID}
       AND country = {country:String}
-      AND hour >= {start:DateTime('UTC')} AND hour < {end:DateTime('UTC')}
+      AND day >= {start_day:Date} AND day < {end_day:Date}
 )
 GROUP BY country
 ORDER BY cpm_micros DESC, impressions DESC, requests DESC, country

@@ -37,21 +37,24 @@ def _free_port() -> int:
 
 
 def _start(env: dict[str, str], port: int) -> subprocess.Popen[bytes]:
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "apex_mediation", "serve", "--port", str(port)],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    log = Path(env["APEX_DATA_DIR"]).parent / "server.log"
+    with log.open("ab") as output:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "apex_mediation", "serve", "--port", str(port)],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=output,
+        )
     deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
+    while time.monotonic() < deadline and proc.poll() is None:
         try:
             if httpx.get(f"http://127.0.0.1:{port}/health", timeout=1).status_code == 200:
                 return proc
         except httpx.HTTPError:
             time.sleep(0.1)
     proc.kill()
-    raise AssertionError("server did not start")
+    tail = log.read_text(errors="replace")[-3000:]
+    raise AssertionError(f"server did not start (exit {proc.poll()}):\n{tail}")
 
 
 async def _load(port: int, signer: TokenSigner, round_no: int, stop_after_s: float) -> set[str]:

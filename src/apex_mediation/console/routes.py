@@ -5,10 +5,38 @@ from __future__ import annotations
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
-from apex_mediation.console.pages import auth, dashboard, operator
+from apex_mediation.console.pages import apps as app_pages
+from apex_mediation.console.pages import (
+    auctions,
+    auth,
+    dashboard,
+    network_accounts,
+    operator,
+    password_reset,
+    placement_test,
+    reports,
+    settings,
+    settings_api_keys,
+)
+from apex_mediation.console.pages import invitations as invitation_pages
+from apex_mediation.console.pages import placements as placement_pages
 from apex_mediation.console.rendering import STATIC_DIR
 
-ROUTERS = (auth.router, dashboard.router, operator.router)
+ROUTERS = (
+    auth.router,
+    dashboard.router,
+    operator.router,
+    password_reset.router,
+    settings.router,
+    settings_api_keys.router,
+    invitation_pages.router,
+    network_accounts.router,
+    reports.router,
+    auctions.router,
+    app_pages.router,
+    placement_pages.router,
+    placement_test.router,
+)
 
 
 def install(app: FastAPI) -> None:

@@ -10,7 +10,7 @@ import uuid
 from collections.abc import Sequence
 
 from apex_mediation.reporting.params import Period
-from apex_mediation.reporting.sql import EVENTS_HOURLY, IMPRESSION
+from apex_mediation.reporting.sql import EVENTS_TOTALS_HOURLY, IMPRESSION
 from apex_mediation.stores.analytics import Analytics
 
 
@@ -22,7 +22,7 @@ async def revenue_by_publisher(
         return {}
     rows = await analytics.query(
         "SELECT publisher_id, sum(cpm_micros_sum) AS cpm, sum(events) AS impressions"  # noqa: S608
-        f" FROM {EVENTS_HOURLY} WHERE publisher_id IN {{ids:Array(UUID)}}"
+        f" FROM {EVENTS_TOTALS_HOURLY} WHERE publisher_id IN {{ids:Array(UUID)}}"
         " AND hour >= {start:DateTime('UTC')} AND hour < {end:DateTime('UTC')}"
         f" AND event = '{IMPRESSION}' AND test = 0 AND ivt = 0 GROUP BY publisher_id",
         {"ids": [str(i) for i in publisher_ids], "start": period.start, "end": period.end},

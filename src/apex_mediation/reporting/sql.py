@@ -1,7 +1,9 @@
 """Every report query, as a named function returning its SQL and parameters.
 
-Ranges read the rollups of migration 0004 (`events_hourly`, `devices_daily`, `auctions_hourly`);
-only `realtime` reads the raw tables, for one hour, so that a beacon shows within seconds.
+Ranges read rollups (migrations 0004 and 0007); only `realtime` reads the raw tables, for one
+hour, so that a beacon shows within seconds. Each query reads the smallest rollup that holds
+every dimension it groups or filters by (`_LEVELS`, smallest first); the daily ones serve only
+periods of whole UTC days that are not reported per hour.
 
 Rules kept by every function here:
 * the publisher filter comes first, always (`service.fetch` refuses a query without it);
@@ -17,8 +19,7 @@ old ClickHouse analyzer would misread), aggregated once by the report's key.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
-from typing import NamedTuple
+from typing import Literal, NamedTuple
 
 from apex_mediation.reporting.params import Filters, Granularity, Period
 from apex_mediation.tracking.event_names import (
@@ -33,6 +34,7 @@ __all__ = [
     "CLICK",
     "DEVICES_DAILY",
     "EVENTS_HOURLY",
+    "EVENTS_TOTALS_HOURLY",
     "IMPRESSION",
     "REWARD",
     "TENANT_FILTER",
@@ -50,9 +52,18 @@ __all__ = [
 EVENTS_HOURLY = "events_hourly"
 DEVICES_DAILY = "devices_daily"
 AUCTIONS_HOURLY = "auctions_hourly"
+EVENTS_TOTALS_HOURLY = "events_totals_hourly"
 
 
 TENANT_FILTER = "publisher_id = {publisher_id:UUID}"
+
+# What a report can group or filter by, besides time.
+Dimension = Literal["app_id", "placement_id", "network", "country", "format"]
+_ALL_DIMENSIONS: frozenset[Dimension] = frozenset(
+    ("app_id", "placement_id", "network", "country", "format")
+)
+# A report's time key: none (totals), per hour, per UTC day, per minute (raw tables only).
+TimeKey = Literal["", "hour", "day", "minute"]
 
 
 class Query(NamedTuple):
@@ -64,49 +75,78 @@ class _Source(NamedTuple):
     """How one table names what the filters and the shared projection need."""
 
     table: str
-    time: str  # the time column, compared with {start} and {end}
+    time: str  # the time column, compared with {start} and {end} (or {start_day}, {end_day})
     time_type: str
     network: str
     ivt: bool  # whether the table has the invalid-traffic flag (auctions do not)
     measures: str  # event, n_events, n_cpm, n_requests, n_fills
+    dimensions: frozenset[Dimension] = _ALL_DIMENSIONS
+
+    @property
+    def daily(self) -> bool:
+        return self.time_type == "Date"
+
+    def bucket(self, key: TimeKey) -> str:
+        """The expression of a time key on this table, as a DateTime in UTC."""
+        if key == "minute":
+            return f"toStartOfMinute(toDateTime({self.time}, 'UTC'))"
+        if self.daily:
+            return f"toDateTime({self.time}, 'UTC')"
+        return self.time if key == "hour" else f"toStartOfDay({self.time}, 'UTC')"
 
 
-_EVENTS_ROLLUP = _Source(
-    EVENTS_HOURLY,
-    "hour",
-    "DateTime('UTC')",
-    "network",
-    True,
+_EVENT_MEASURES = (
     "event, events AS n_events, cpm_micros_sum AS n_cpm, "
-    "toUInt64(0) AS n_requests, toUInt64(0) AS n_fills",
+    "toUInt64(0) AS n_requests, toUInt64(0) AS n_fills"
 )
-_AUCTIONS_ROLLUP = _Source(
-    AUCTIONS_HOURLY,
-    "hour",
-    "DateTime('UTC')",
-    "network",
-    False,
+_AUCTION_MEASURES = (
     "'' AS event, toUInt64(0) AS n_events, toUInt64(0) AS n_cpm, "
-    "requests AS n_requests, fills AS n_fills",
+    "requests AS n_requests, fills AS n_fills"
+)
+_HOUR = ("hour", "DateTime('UTC')")
+_DAY = ("day", "Date")
+_INVENTORY: frozenset[Dimension] = frozenset(("app_id", "placement_id", "network", "format"))
+_COUNTRY: frozenset[Dimension] = frozenset(("country", "app_id", "format"))
+
+# (events, auctions) pairs, smallest first; the last holds every dimension per hour.
+_LEVELS: tuple[tuple[_Source, _Source], ...] = tuple(
+    (
+        _Source(f"events_{name}", *time, "network", True, _EVENT_MEASURES, dimensions),
+        _Source(f"auctions_{name}", *time, "network", False, _AUCTION_MEASURES, dimensions),
+    )
+    for name, time, dimensions in (
+        ("totals_hourly", _HOUR, frozenset()),
+        ("inventory_daily", _DAY, _INVENTORY),
+        ("country_daily", _DAY, _COUNTRY),
+        ("hourly", _HOUR, _ALL_DIMENSIONS),
+    )
+)
+# Unique devices per day: per publisher, per app and country, and per every dimension.
+_DEVICE_TABLES: tuple[tuple[str, frozenset[Dimension]], ...] = (
+    ("devices_publisher_daily", frozenset()),
+    ("devices_app_country_daily", frozenset(("app_id", "country"))),
+    (DEVICES_DAILY, _ALL_DIMENSIONS),
 )
 # FINAL: the raw tables collapse redelivered rows only on merge; realtime must not count them.
-_EVENTS_RAW = _Source(
-    "events FINAL",
-    "received_at",
-    "DateTime64(3, 'UTC')",
-    "network",
-    True,
-    "event, toUInt64(1) AS n_events, cpm_micros AS n_cpm, "
-    "toUInt64(0) AS n_requests, toUInt64(0) AS n_fills",
-)
-_AUCTIONS_RAW = _Source(
-    "auctions FINAL",
-    "received_at",
-    "DateTime64(3, 'UTC')",
-    "winner_network",
-    False,
-    "'' AS event, toUInt64(0) AS n_events, toUInt64(0) AS n_cpm, "
-    "toUInt64(1) AS n_requests, toUInt64(filled) AS n_fills",
+_RAW = (
+    _Source(
+        "events FINAL",
+        "received_at",
+        "DateTime64(3, 'UTC')",
+        "network",
+        True,
+        "event, toUInt64(1) AS n_events, cpm_micros AS n_cpm, "
+        "toUInt64(0) AS n_requests, toUInt64(0) AS n_fills",
+    ),
+    _Source(
+        "auctions FINAL",
+        "received_at",
+        "DateTime64(3, 'UTC')",
+        "winner_network",
+        False,
+        "'' AS event, toUInt64(0) AS n_events, toUInt64(0) AS n_cpm, "
+        "toUInt64(1) AS n_requests, toUInt64(filled) AS n_fills",
+    ),
 )
 
 _MEASURES = f"""\
@@ -126,15 +166,17 @@ _ORDER_BY_REVENUE = "ORDER BY cpm_micros DESC, impressions DESC, requests DESC"
 
 def overview(publisher_id: uuid.UUID, period: Period, filters: Filters) -> Query:
     """One row of totals over the period."""
-    return _report(publisher_id, period, filters, keys=())
+    return _report(publisher_id, period, filters)
 
 
 def daily_devices(publisher_id: uuid.UUID, period: Period, filters: Filters) -> Query:
     """Unique devices per UTC day (days without any are absent); for DAU and ARPDAU."""
+    needed = _filtered(filters)
+    table = next(name for name, held in _DEVICE_TABLES if needed <= held)
     where, params = _where(publisher_id, filters, ivt=True)
     sql = f"""\
 SELECT day, uniqMerge(devices) AS unique_devices
-FROM {DEVICES_DAILY}
+FROM {table}
 WHERE {where}
       AND day >= {{start_day:Date}} AND day < {{end_day:Date}}
 GROUP BY day
@@ -146,10 +188,7 @@ def timeseries(
     publisher_id: uuid.UUID, period: Period, filters: Filters, granularity: Granularity
 ) -> Query:
     """One row per hour or UTC day that has data; the service fills the gaps."""
-    bucket = "hour" if granularity == "hour" else "toStartOfDay(hour, 'UTC')"
-    return _report(
-        publisher_id, period, filters, keys=((bucket, "bucket"),), tail="ORDER BY bucket"
-    )
+    return _report(publisher_id, period, filters, time_key=granularity, tail="ORDER BY bucket")
 
 
 def by_network(publisher_id: uuid.UUID, period: Period, filters: Filters) -> Query:
@@ -158,7 +197,7 @@ def by_network(publisher_id: uuid.UUID, period: Period, filters: Filters) -> Que
         publisher_id,
         period,
         filters,
-        keys=(("network", "network"),),
+        key="network",
         auction_where="network != ''",
         tail=f"{_ORDER_BY_REVENUE}, network",
     )
@@ -169,7 +208,7 @@ def by_country(publisher_id: uuid.UUID, period: Period, filters: Filters, limit:
         publisher_id,
         period,
         filters,
-        keys=(("country", "country"),),
+        key="country",
         tail=f"{_ORDER_BY_REVENUE}, country\nLIMIT {{limit:UInt32}}",
     )
     return Query(query.sql, {**query.params, "limit": limit})
@@ -180,7 +219,7 @@ def top_apps(publisher_id: uuid.UUID, period: Period, filters: Filters, limit: i
         publisher_id,
         period,
         filters,
-        keys=(("app_id", "app_id"),),
+        key="app_id",
         tail=f"{_ORDER_BY_REVENUE}, app_id\nLIMIT {{limit:UInt32}}",
     )
     return Query(query.sql, {**query.params, "limit": limit})
@@ -188,14 +227,8 @@ def top_apps(publisher_id: uuid.UUID, period: Period, filters: Filters, limit: i
 
 def realtime(publisher_id: uuid.UUID, period: Period, filters: Filters) -> Query:
     """Per minute, so from the raw tables (the rollups are hourly); cheap for one hour."""
-    minute = "toStartOfMinute(toDateTime(received_at, 'UTC'))"
     return _report(
-        publisher_id,
-        period,
-        filters,
-        keys=((minute, "bucket"),),
-        tail="ORDER BY bucket",
-        sources=(_EVENTS_RAW, _AUCTIONS_RAW),
+        publisher_id, period, filters, time_key="minute", tail="ORDER BY bucket", sources=_RAW
     )
 
 
@@ -207,38 +240,57 @@ def _report(
     period: Period,
     filters: Filters,
     *,
-    keys: Sequence[tuple[str, str]],
+    key: Dimension | None = None,
+    time_key: TimeKey = "",
     tail: str = "",
     auction_where: str | None = None,
-    sources: tuple[_Source, _Source] = (_EVENTS_ROLLUP, _AUCTIONS_ROLLUP),
+    sources: tuple[_Source, _Source] | None = None,
 ) -> Query:
-    """Events and auctions measured together, grouped by `keys` (expression, alias)."""
-    events, auctions = sources
-    inner_keys = "".join(
-        expression + ("" if expression == alias else f" AS {alias}") + ", "
-        for expression, alias in keys
+    """Events and auctions measured together, grouped by a dimension `key` or by time."""
+    needed = _filtered(filters) | ({key} if key else set())
+    events, auctions = sources or _rollups(needed, period, time_key)
+    params: dict[str, object] = (
+        {"start_day": period.start.date(), "end_day": period.end.date()}
+        if events.daily
+        else {"start": period.start, "end": period.end}
     )
-    aliases = ", ".join(alias for _, alias in keys)
-    params: dict[str, object] = {"start": period.start, "end": period.end}
+    alias = key or ("bucket" if time_key else "")
     branches = []
     for source, extra in ((events, _COUNTED_EVENTS), (auctions, auction_where)):
         where, filter_params = _where(publisher_id, filters, ivt=source.ivt, network=source.network)
         params.update(filter_params)
+        bound = ("start_day", "end_day") if source.daily else ("start", "end")
         time_range = (
-            f"{source.time} >= {{start:{source.time_type}}} "
-            f"AND {source.time} < {{end:{source.time_type}}}"
+            f"{source.time} >= {{{bound[0]}:{source.time_type}}} "
+            f"AND {source.time} < {{{bound[1]}:{source.time_type}}}"
         )
         conditions = "\n      AND ".join(part for part in (where, time_range, extra) if part)
+        expression = source.bucket(time_key) if time_key else (key or "")
+        selected = expression + ("" if expression == alias else f" AS {alias}")
         branches.append(
-            f"    SELECT {inner_keys}{source.measures}\n"  # noqa: S608 - our own names only
+            f"    SELECT {selected}{', ' if selected else ''}{source.measures}\n"  # noqa: S608
             f"    FROM {source.table}\n"
             f"    WHERE {conditions}"
         )
     union = "\n    UNION ALL\n".join(branches)
-    select = f"    {aliases},\n" if keys else ""
-    group = f"\nGROUP BY {aliases}" if keys else ""
+    select = f"    {alias},\n" if alias else ""
+    group = f"\nGROUP BY {alias}" if alias else ""
     sql = f"SELECT\n{select}{_MEASURES}\nFROM (\n{union}\n){group}\n{tail}".rstrip()
     return Query(sql, params)
+
+
+def _rollups(needed: set[Dimension], period: Period, time_key: TimeKey) -> tuple[_Source, _Source]:
+    """The smallest rollup pair with every needed dimension and a fine enough time grain."""
+    daily_ok = period.whole_days and time_key != "hour"
+    for events, auctions in _LEVELS:
+        if needed <= events.dimensions and (daily_ok or not events.daily):
+            return events, auctions
+    raise AssertionError("the hourly rollups hold every dimension")  # pragma: no cover
+
+
+def _filtered(filters: Filters) -> set[Dimension]:
+    """The dimensions the filters constrain."""
+    return {name for name in _ALL_DIMENSIONS if getattr(filters, name) is not None}
 
 
 def _where(

@@ -101,3 +101,14 @@
   });
   document.addEventListener("htmx:afterSettle", function (event) { wire(event.target); });
 })();
+
+// Reports: typing a start or end date chooses the custom period.
+(function () {
+  "use strict";
+  document.addEventListener("change", function (event) {
+    var input = event.target;
+    if (!input || !input.hasAttribute || !input.hasAttribute("data-custom-range")) return;
+    var range = input.form && input.form.querySelector("select[name=range]");
+    if (range && input.value) range.value = "custom";
+  });
+})();
