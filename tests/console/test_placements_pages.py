@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 import uuid
 from collections.abc import AsyncIterator, Callable
+from html import unescape
 from typing import Any
 
 import httpx
@@ -365,7 +366,14 @@ async def test_an_ad_is_tested_through_the_sdk_endpoint_and_its_impression_recor
     assert 'data-testid="winner-price">$3.00<' in html
     assert html.count("<tr>") == 3  # the header and both candidates, from the trace
     assert "no bid" in html and "ms</td>" in html
-    assert '<iframe class="creative" sandbox="allow-scripts" srcdoc="' in html
+    frame = re.search(r'<iframe class="creative" sandbox="allow-scripts" src="([^"]+)"', html)
+    assert frame and frame.group(1).startswith("/v1/creative?token=")
+    # The creative is a document of its own, sandboxed by its own CSP, not the console's.
+    creative = await console.http.get(frame.group(1).replace("&amp;", "&"))
+    assert creative.status_code == 200
+    assert creative.headers["content-security-policy"] == "sandbox allow-scripts allow-popups"
+    shown = re.search(r"</summary>\s*<pre>(.*?)</pre>", html, re.S)
+    assert shown and creative.text == unescape(shown.group(1))  # the winner's markup itself
     beacon = re.search(r'name="beacon" value="([^"]+)"', html)
     assert beacon and "/t/imp?token=" in beacon.group(1)
     # The test's own SDK key was revoked after use and never shown.

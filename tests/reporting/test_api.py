@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import csv
 import io
+import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 
+from apex_mediation.reporting import service
 from apex_mediation.services import Services
 from tests.helpers import Tenant
 from tests.reporting.data import DAY, NEXT_DAY, Seeded, auction, event, seed
@@ -249,6 +251,9 @@ async def test_realtime_shows_an_impression_seconds_after_it_is_written(
     ) == timedelta(hours=1)
     minute = iso(impression["received_at"].replace(second=0, microsecond=0))
     assert [p["timestamp"] for p in body["data"] if p["impressions"]] == [minute]
+    # The test impression is counted apart (the console's realtime tile shows it as such).
+    publisher = uuid.UUID(tenant.publisher_id)
+    assert await service.realtime_test_impressions(services.analytics, publisher) == 1
 
 
 async def test_csv_export(tenant: Tenant, seeded: Seeded) -> None:

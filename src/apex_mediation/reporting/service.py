@@ -31,6 +31,7 @@ __all__ = [
     "fetch_file",
     "overview",
     "realtime",
+    "realtime_test_impressions",
     "timeseries",
     "top_apps",
 ]
@@ -191,6 +192,15 @@ async def realtime(
     period = realtime_period(now or datetime.now(UTC))
     rows = await fetch(analytics, sql.realtime(publisher_id, period, filters))
     return Series(period, "minute", _fill(rows, _buckets(period, timedelta(minutes=1))))
+
+
+async def realtime_test_impressions(
+    analytics: Analytics, publisher_id: uuid.UUID, now: datetime | None = None
+) -> int:
+    """Test-mode impressions over the realtime period: shown apart, never in the figures."""
+    period = realtime_period(now or datetime.now(UTC))
+    rows = await fetch(analytics, sql.test_impressions(publisher_id, period))
+    return int(rows[0]["impressions"]) if rows else 0
 
 
 # -- helpers ---------------------------------------------------------------------------------

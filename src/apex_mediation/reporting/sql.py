@@ -45,6 +45,7 @@ __all__ = [
     "daily_devices",
     "overview",
     "realtime",
+    "test_impressions",
     "timeseries",
     "top_apps",
 ]
@@ -230,6 +231,18 @@ def realtime(publisher_id: uuid.UUID, period: Period, filters: Filters) -> Query
     return _report(
         publisher_id, period, filters, time_key="minute", tail="ORDER BY bucket", sources=_RAW
     )
+
+
+def test_impressions(publisher_id: uuid.UUID, period: Period) -> Query:
+    """Test-mode impressions (an integration being tried out), kept apart from every measure."""
+    sql = f"""\
+SELECT count() AS impressions
+FROM events FINAL
+WHERE {TENANT_FILTER}
+      AND test = 1
+      AND event = '{IMPRESSION}'
+      AND received_at >= {{start:DateTime64(3, 'UTC')}} AND received_at < {{end:DateTime64(3, 'UTC')}}"""  # noqa: E501, S608
+    return Query(sql, {"publisher_id": publisher_id, "start": period.start, "end": period.end})
 
 
 # -- building blocks -------------------------------------------------------------------------

@@ -108,12 +108,14 @@ async def charts(viewer: ViewerDep, services: ServicesDep, range: Range = "7d") 
 @router.get("/dashboard/realtime")
 async def realtime(request: Request, viewer: ViewerDep, services: ServicesDep) -> Response:
     """The realtime tile (an htmx fragment, polled every few seconds)."""
-    live = await service.realtime(services.analytics, viewer.actor.tenant(), Filters())
+    tenant = viewer.actor.tenant()
+    live = await service.realtime(services.analytics, tenant, Filters())
     totals = live.totals
     last = live.points[-5:]
     context = {
         "totals": totals,
         "recent_impressions": sum(p.metrics.impressions for p in last),
+        "test_impressions": await service.realtime_test_impressions(services.analytics, tenant),
         "updated": datetime.now(UTC),
     }
     return render(request, "partials/realtime.html", context)

@@ -24,6 +24,8 @@ from apex_mediation.console.rendering import ConsoleRoute, render
 from apex_mediation.console.viewer import ViewerDep
 from apex_mediation.db.models import Placement
 from apex_mediation.inventory import placements
+from apex_mediation.sdk.beacons import creative_key
+from apex_mediation.sdk.routes import CREATIVE_TTL_S
 from apex_mediation.sdk.runtime import AuctionRuntime
 from apex_mediation.services import Services
 from apex_mediation.tracking.tokens import InvalidToken
@@ -31,6 +33,7 @@ from apex_mediation.tracking.tokens import InvalidToken
 router = APIRouter(route_class=ConsoleRoute, include_in_schema=False)
 AUCTION_TIMEOUT_S = 35.0  # past the longest placement timeout (30 s)
 IMPRESSION_PATH = "/t/imp"
+CREATIVE_PATH = "/v1/creative"
 
 
 @dataclass
@@ -49,6 +52,7 @@ class AdTestResult:
     floor_micros: int | None = None
     no_fill_reason: str | None = None
     candidates: list[dict[str, Any]] = field(default_factory=list)
+    creative_url: str | None = None
 
 
 def _client(request: Request, services: Services) -> httpx.AsyncClient:
@@ -148,9 +152,27 @@ async def try_ad(
     )
     country = form_text(await request.form(), "country").strip()
     result = await run_test_auction(request, services, viewer.actor, view.placement, country)
+    result.creative_url = await _creative_url(request, services, result)
     context = {"viewer": viewer, "placement": view.placement, "result": result}
     template = "placements/test_result.html" if _fragment(request) else "placements/test.html"
     return render(request, template, context)
+
+
+async def _creative_url(request: Request, services: Services, result: AdTestResult) -> str | None:
+    """The winning markup through the creative delivery URL, as iOS and CTV SDKs load it: a
+    document of its own with its own CSP, so the console's CSP (which inline creatives would
+    break as a `srcdoc` frame inherits it) does not apply, and sandboxed twice."""
+    if not result.markup or not result.impression_url:
+        return None
+    token = parse_qs(urlsplit(result.impression_url).query).get("token", [""])[0]
+    runtime: AuctionRuntime = request.app.state.auction
+    try:
+        claims = runtime.signer.verify(token)
+    except InvalidToken:
+        return None
+    key = creative_key(claims.auction_id, claims.bid_id)
+    await services.cache.set(key, result.markup.encode(), ttl_s=CREATIVE_TTL_S)
+    return f"{CREATIVE_PATH}?{urlencode({'token': token})}"
 
 
 def beacon_path(request: Request, beacon: str, placement: Placement) -> str:
