@@ -486,13 +486,14 @@ class Bench:
         beacons: Beacons,
         apex_base: str,
         baseline_base: str,
+        framework_base: str,
     ) -> None:
         self.args = args
         self.work = work
         self.meter = meter
         self.sampler = sampler
         self.beacons = beacons
-        self.bases = {"apex": apex_base, "baseline": baseline_base}
+        self.bases = {"apex": apex_base, "baseline": baseline_base, "fastapi": framework_base}
         self.phases: list[Phase] = []
         self.replayed = 0  # requests that replayed a token (Apex answers 2xx, stores nothing)
         self.baseline_prefix = work / "paths-baseline-"
@@ -570,7 +571,7 @@ def print_table(
     head = (
         f"{'phase':<6} {'server':<8} {'conns':>5} {'answers/s':>9} {'2xx/s':>7} "
         f"{'p50 ms':>7} {'p99 ms':>7} {'max ms':>7} {'non2xx':>6} {'5xx':>4} {'sockerr':>7} "
-        f"{'cpu% apex':>9} {'baseline':>8} {'loadgen':>7} {'other':>5} "
+        f"{'cpu% apex':>9} {'ref':>8} {'loadgen':>7} {'other':>5} "
         f"{'landed/s':>8} {'lag p50 s':>9} {'lag p99 s':>9} {'max backlog':>11}"
     )
     print()
@@ -580,6 +581,7 @@ def print_table(
     curves = Curves(samples)
     for p in bench.phases:
         r = p.load.result
+        reference = "baseline" if p.server == "apex" else p.server
         landed = lag50 = lag99 = backlog = ""
         if p.server == "apex" and p.before and p.after:
             ordered = sorted(p.lags)
@@ -592,7 +594,7 @@ def print_table(
             f"{p.name:<6} {p.server:<8} {p.connections:>5} {_fmt(r.rps, 0):>9} "
             f"{_fmt(p.ok_rps, 0):>7} {_fmt(r.p50_ms):>7} {_fmt(r.p99_ms):>7} {_fmt(r.max_ms):>7} "
             f"{r.non_2xx:>6} {r.errors_5xx:>4} {r.socket_errors:>7} "
-            f"{_fmt(p.cpu.get('apex'), 0):>9} {_fmt(p.cpu.get('baseline'), 0):>8} "
+            f"{_fmt(p.cpu.get('apex'), 0):>9} {_fmt(p.cpu.get(reference), 0):>8} "
             f"{_fmt(p.cpu.get('loadgen'), 0):>7} {_fmt(p.other_cpu, 0):>5} "
             f"{landed:>8} {lag50:>9} {lag99:>9} {backlog:>11}"
         )
@@ -600,7 +602,8 @@ def print_table(
         "\n2xx/s: accepted beacons (Apex: each a new event, on disk before the answer);"
         "\nlanded/s: the phase's events / (phase start -> its last event in ClickHouse);"
         "\nlag: acknowledged -> in ClickHouse, per event (+-0.1 s); max backlog: ingest log bytes"
-        "\nnot yet shipped; cpu%: of one core; other: CPU used by other processes (should be ~0)."
+        "\nnot yet shipped; cpu%: of one core (ref: the reference server of the row: baseline or"
+        "\nfastapi); other: CPU used by other processes (should be ~0)."
     )
     other = summary.get("other_cpu_pct_max") or 0
     if other > OTHER_CPU_WARN_PCT:
@@ -714,7 +717,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def _run(args: argparse.Namespace, work: Path, procs: Processes, database_url: str | None) -> int:
     started = time.monotonic()
-    apex_port, baseline_port = free_port(), free_port()
+    apex_port, baseline_port, framework_port = free_port(), free_port(), free_port()
     secret = secrets.token_urlsafe(48)
     env = {
         **os.environ,
@@ -749,6 +752,12 @@ def _run(args: argparse.Namespace, work: Path, procs: Processes, database_url: s
         env=dict(os.environ),
     )
     baseline_base = f"http://127.0.0.1:{baseline_port}"
+    framework = procs.start(
+        "fastapi",
+        [PYTHON, str(BENCH / "ingest_baseline.py"), "--port", str(framework_port), "--framework"],
+        env=dict(os.environ),
+    )
+    framework_base = f"http://127.0.0.1:{framework_port}"
     try:
         wait_http(f"{apex_base}/health", 120, apex)
         app_id, placement_id = setup_placement(apex_base)
@@ -757,11 +766,12 @@ def _run(args: argparse.Namespace, work: Path, procs: Processes, database_url: s
         raise
     ready_at = time.monotonic() + 2.0
     wait_http(f"{baseline_base}/", 30, baseline)
+    wait_http(f"{framework_base}/", 30, framework)
     # The beacon path finds the placement in the config snapshot (refreshed every second).
     beacons = Beacons(secret.encode(), app_id, placement_id)
     sampler = Sampler(apex_base)
-    meter = CpuMeter({"apex": apex.pid, "baseline": baseline.pid})
-    bench = Bench(args, work, meter, sampler, beacons, apex_base, baseline_base)
+    meter = CpuMeter({"apex": apex.pid, "baseline": baseline.pid, "fastapi": framework.pid})
+    bench = Bench(args, work, meter, sampler, beacons, apex_base, baseline_base, framework_base)
     time.sleep(max(0.0, ready_at - time.monotonic()))
     say(f"set up in {time.monotonic() - started:.1f} s; measuring")
 
@@ -788,6 +798,7 @@ def _measure(
     for level in sorted({max(1, c) for c in levels}):
         bench.run("max", "apex", dur, level)
         bench.run("max", "baseline", dur, level)
+        bench.run("max", "fastapi", dur, level)
     drained = bench.wait_drained() is not None
     final = bench.sampler.read()
 
@@ -818,11 +829,16 @@ def _measure(
     accepted = sum(p.load.ok for p in bench.phases if p.server == "apex")
     server_accepted = int(final.accepted)
     expected = server_accepted - bench.replayed  # replays are acknowledged, not stored again
-    beacons_rps, base_rps = apex_best.ok_rps, base_best.ok_rps
+    frame_best = max((p for p in maxed if p.server == "fastapi"), key=lambda p: p.ok_rps)
+    beacons_rps, base_rps, frame_rps = apex_best.ok_rps, base_best.ok_rps, frame_best.ok_rps
     summary: dict[str, Any] = {
         "beacons_rps": _num(beacons_rps, 1),
         "baseline_rps": _num(base_rps, 1),
         "ratio": _num(beacons_rps / base_rps, 3) if base_rps else None,
+        # The framework's ceiling: FastAPI answering 204 on the same routes, nothing else.
+        "fastapi_rps": _num(frame_rps, 1),
+        "fastapi_ratio": _num(frame_rps / base_rps, 3) if base_rps else None,
+        "ratio_to_fastapi": _num(beacons_rps / frame_rps, 3) if frame_rps else None,
         "events_per_s": _num(phase_landed_rate(apex_best, curves), 1),
         "lag_p99_s": _num(percentile(lags, 99), 3),
         "lag_p50_s": _num(percentile(lags, 50), 3),

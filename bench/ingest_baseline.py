@@ -36,14 +36,33 @@ async def app(scope: Scope, receive: Any, send: Any) -> None:
         await send({"type": "http.response.body", "body": b""})
 
 
+def framework_app() -> Any:
+    """The second reference (`--framework`): FastAPI, as Apex configures it (no OpenTelemetry
+    hooks), with the beacon routes answering 204 and no middleware or work. What separates it
+    from the bare callable is the framework's own cost, which no FastAPI app can avoid."""
+    from fastapi import FastAPI, Response
+
+    fast = FastAPI(
+        telemetry={"tracing": False, "metrics": False, "logs": False, "operation_spans": False}
+    )
+
+    async def accepted() -> Response:
+        return Response(status_code=204, headers={"cache-control": "no-store"})
+
+    for path in ("/t/imp", "/t/click", "/t/reward", "/t/video/{event}", "/"):
+        fast.add_api_route(path, accepted, methods=["GET", "POST"])
+    return fast
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--framework", action="store_true", help="serve framework_app()")
     args = parser.parse_args()
     server = uvicorn.Server(
         uvicorn.Config(
-            app,
+            framework_app() if args.framework else app,
             host=args.host,
             port=args.port,
             log_config=None,

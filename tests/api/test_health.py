@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import os
+import re
 import socket
 
 import httpx
 
 from apex_mediation.app import create_app
+from apex_mediation.observability.logging import new_request_id
 from apex_mediation.services import Services
 from apex_mediation.stores.cache import open_cache
 from tests.helpers import Tenant
@@ -78,7 +81,23 @@ async def test_openapi_is_served(client: httpx.AsyncClient) -> None:
 async def test_request_id_is_echoed(client: httpx.AsyncClient) -> None:
     response = await client.get("/health", headers={"X-Request-Id": "abc123"})
     assert response.headers["x-request-id"] == "abc123"
-    assert len((await client.get("/health")).headers["x-request-id"]) == 32
+    made = [(await client.get("/health")).headers["x-request-id"] for _ in range(3)]
+    assert all(re.fullmatch(r"[0-9a-f]{32}", made_id) for made_id in made)
+    assert len(set(made)) == 3
+
+
+def test_request_ids_differ_across_processes() -> None:
+    """A forked worker draws a prefix of its own, so its ids cannot repeat the parent's."""
+    reader, writer = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: write one id and leave at once
+        os.write(writer, new_request_id().encode())
+        os._exit(0)
+    os.close(writer)
+    child = os.read(reader, 64).decode()
+    os.close(reader)
+    os.waitpid(pid, 0)
+    assert len(child) == 32 and child[:16] != new_request_id()[:16]
 
 
 async def test_ready_is_red_while_migrations_are_pending(

@@ -8,7 +8,10 @@ import time
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
+import pytest
+from starlette.requests import Request
 
+from apex_mediation.sdk import beacons
 from apex_mediation.sdk.beacons import click_key, event_id
 from apex_mediation.services import Services
 from apex_mediation.tracking import dedupe
@@ -190,3 +193,19 @@ async def test_a_replay_after_a_restart_without_redis_counts_once(
         {"p": placement},
     )
     assert row["n"] == 1
+
+
+@pytest.mark.parametrize(
+    ("query", "token"),
+    [
+        (b"token=abc.DEF-_1", "abc.DEF-_1"),  # the beacon URLs Apex mints: taken as is
+        (b"token=abc&cb=123", "abc"),
+        (b"cb=1&token=abc", "abc"),
+        (b"token=a%2Eb", "a.b"),  # percent-encoded by some client: decoded
+        (b"", ""),
+        (b"tokens=abc", ""),
+    ],
+)
+def test_the_token_is_read_from_the_query_string(query: bytes, token: str) -> None:
+    request = Request({"type": "http", "query_string": query, "headers": []})
+    assert beacons.token_of(request) == token
