@@ -32,7 +32,16 @@ PAGES = [
     "/reports",
     "/auctions",
     "/settings",
+    "/settings/team",
+    "/settings/api-keys",
+    "/settings/notifications",
+    "/apps/new",
+    "/placements/new",
+    "/network-accounts/new",
+    "/reports?range=30d",
+    "/password-reset",
 ]
+OPERATOR_PAGES = ["/operator", "/operator/health"]
 DETAILS = {"/apps": "/apps/", "/placements": "/placements/", "/auctions": "/auctions/"}
 BUDGET_MS = 200.0
 
@@ -76,6 +85,17 @@ def main() -> None:
                 http.get(path)
             rows = {path: _time(http, path, args.requests) for path in pages}
             baseline = _time(http, "/health", args.requests)
+        email, password = server.create_operator()
+        with httpx.Client(base_url=server.base_url, timeout=30) as ops:
+            login = ops.post("/login", data={"email": email, "password": password})
+            assert login.status_code == 303, login.text
+            pages = list(OPERATOR_PAGES)
+            found = re.search(r'href="(/operator/publishers/[^"?/]+)"', ops.get("/operator").text)
+            if found:
+                pages.append(found.group(1))
+            for path in pages:
+                ops.get(path)
+            rows.update({path: _time(ops, path, args.requests) for path in pages})
     print(f"{'page':44} {'status':>6} {'p50 ms':>8} {'p95 ms':>8}")
     print(f"{'/health (baseline)':44} {baseline[2]:>6} {baseline[0]:8.1f} {baseline[1]:8.1f}")
     for path, (p50, p95, status) in rows.items():

@@ -19,7 +19,7 @@ from rich.table import Table
 from apex_mediation import schema
 from apex_mediation.app import create_app
 from apex_mediation.demo.seed import DemoCredentials
-from apex_mediation.services import Services, open_services
+from apex_mediation.services import Services, open_postgres_only, open_services
 from apex_mediation.settings import Settings, SettingsError, get_settings
 
 app = typer.Typer(help="Apex Mediation: open, self-hostable ad mediation.", no_args_is_help=True)
@@ -338,9 +338,9 @@ def create_publisher(
         console.print(f"password: {password}")
 
     async def run() -> None:
-        services = await open_services(settings)
+        postgres = await open_postgres_only(settings, pool_size=1)
         try:
-            async with services.postgres.session() as session:
+            async with postgres.session() as session:
                 created = await create(
                     session,
                     name=name,
@@ -352,7 +352,7 @@ def create_publisher(
                 await session.commit()
                 console.print(f"publisher {created.publisher.id} created; owner {email}")
         finally:
-            await services.close()
+            await postgres.close()
 
     try:
         asyncio.run(run())

@@ -28,14 +28,20 @@ def _secret(value: object) -> str | None:
     return getter() if getter else None
 
 
-async def open_services(settings: Settings) -> Services:
+async def open_postgres_only(settings: Settings, pool_size: int | None = None) -> Postgres:
+    """PostgreSQL alone, for commands that must run beside a serving process: chDB's data
+    directory belongs to the one process that opened it."""
     _ = settings.secret  # fail fast on a missing or weak production secret
-    postgres = await open_postgres(
+    return await open_postgres(
         _secret(settings.database_url),
         settings.postgres_dir,
-        pool_size=settings.database_pool_size,
+        pool_size=pool_size or settings.database_pool_size,
         embedded_port=settings.embedded_postgres_port,
     )
+
+
+async def open_services(settings: Settings) -> Services:
+    postgres = await open_postgres_only(settings)
     try:
         analytics = await open_analytics(
             _secret(settings.clickhouse_url), settings.clickhouse_dir, settings.clickhouse_database

@@ -64,21 +64,23 @@ def server(pg_admin_url: str, tmp_path_factory: pytest.TempPathFactory) -> Itera
     }
     _apex(env, "migrate")
     _apex(env, "keys", "create")
-    email, password = "ops@apex.example", "operator-" + secrets.token_hex(8)
-    _apex(
-        env,
-        "admin",
-        "create-publisher",
-        "--name",
-        "Apex Operations",
-        "--email",
-        email,
-        "--password",
-        password,
-        "--operator",
-    )
     proc = _start(env, port)
     try:
+        # Beside the running server, whose process holds the embedded ClickHouse: the
+        # command must need PostgreSQL only.
+        email, password = "ops@apex.example", "operator-" + secrets.token_hex(8)
+        _apex(
+            env,
+            "admin",
+            "create-publisher",
+            "--name",
+            "Apex Operations",
+            "--email",
+            email,
+            "--password",
+            password,
+            "--operator",
+        )
         yield Server(f"http://127.0.0.1:{port}", env, email, password)
     finally:
         proc.terminate()

@@ -3,11 +3,20 @@ and the export links, which work with the console session."""
 
 from __future__ import annotations
 
+import csv
 import html
+import io
 import re
+import uuid
 from datetime import UTC, datetime, timedelta
 
+from sqlalchemy import select
+
+from apex_mediation.db.models import Membership, Publisher, User
+from apex_mediation.services import Services
 from tests.console.conftest import ConsoleUser
+from tests.console.test_apps_pages import publisher_of
+from tests.reporting.data import DAY, event
 
 
 def _links(page: str, prefix: str) -> list[str]:
@@ -141,3 +150,48 @@ async def test_export_links_work_with_the_session(console: ConsoleUser) -> None:
     assert long.status_code == 200
     assert _links(long.text, "/api/v1/reporting/auction-log") == []
     assert "at most 31 days" in long.text
+
+
+async def test_exports_follow_the_publisher_chosen_in_the_console(
+    console: ConsoleUser, services: Services
+) -> None:
+    """A member of two publishers who switched to the second downloads the second's data."""
+    first = await publisher_of(console)
+    async with services.postgres.session() as session:
+        user = await session.scalar(select(User).where(User.email == console.email))
+        assert user is not None
+        second = Publisher(name="Second Studio")
+        session.add(second)
+        await session.flush()
+        session.add(Membership(user_id=user.id, publisher_id=second.id, role="owner"))
+        await session.commit()
+        second_id = second.id
+    ids = {"app_id": uuid.uuid4(), "placement_id": uuid.uuid4()}
+    await services.analytics.insert(
+        "events", [event(second_id, at=DAY + timedelta(hours=1), **ids, cpm_micros=2_000_000)]
+    )
+    span = {"startDate": DAY.date().isoformat(), "endDate": DAY.date().isoformat()}
+
+    async def impressions_exported() -> str:
+        page = await console.http.get(
+            f"/reports?range=custom&start={span['startDate']}&end={span['endDate']}"
+        )
+        link = next(
+            link
+            for link in _links(page.text, "/api/v1/reporting/export.csv")
+            if "report=overview" in link
+        )
+        exported = await console.http.get(html.unescape(link))
+        assert exported.status_code == 200, exported.text
+        rows = list(csv.DictReader(io.StringIO(exported.text)))
+        return rows[0]["impressions"]
+
+    assert await impressions_exported() == "0"  # the first publisher's, which has none
+    switched = await console.post("/publisher", {"publisher_id": str(second_id)})
+    assert switched.status_code == 303
+    assert await impressions_exported() == "1"
+    # The API's own header still wins over the cookie.
+    explicit = await console.http.get(
+        "/api/v1/reporting/overview", params=span, headers={"X-Publisher-Id": str(first)}
+    )
+    assert explicit.json()["impressions"] == 0

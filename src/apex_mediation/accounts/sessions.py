@@ -12,9 +12,22 @@ from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from apex_mediation.accounts.network_ip import truncate_ip
-from apex_mediation.db.models import ConsoleSession, User
+from apex_mediation.db.models import ConsoleSession, Publisher, User
 
 COOKIE_NAME = "apex_session"
+# The publisher a member of several is working on in the console; the API honours it too, so
+# that the console's download links export the publisher on screen.
+PUBLISHER_COOKIE_NAME = "apex_publisher"
+
+
+def choose_membership(
+    wanted: str | None, mine: list[tuple[Publisher, str]]
+) -> tuple[Publisher, str] | None:
+    """The membership named by the publisher cookie, else the first; None without any."""
+    for publisher, role in mine:
+        if wanted and str(publisher.id) == wanted:
+            return publisher, role
+    return mine[0] if mine else None
 
 
 @dataclass(frozen=True)

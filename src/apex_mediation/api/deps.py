@@ -94,11 +94,12 @@ async def _actor_from_session(
             ip=ip,
         )
     mine = await publishers.memberships(session, user.id)
+    chosen = sessions.choose_membership(request.cookies.get(sessions.PUBLISHER_COOKIE_NAME), mine)
     return Actor(
         kind="user",
         id=str(user.id),
-        publisher_id=mine[0][0].id if mine else None,
-        role=mine[0][1] if mine else None,
+        publisher_id=chosen[0].id if chosen else None,
+        role=chosen[1] if chosen else None,
         is_platform_operator=user.is_platform_operator,
         ip=ip,
     )

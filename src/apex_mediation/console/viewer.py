@@ -17,7 +17,7 @@ from apex_mediation.accounts.identity import Actor
 from apex_mediation.api.deps import SAFE_METHODS, SessionDep, client_ip
 from apex_mediation.db.models import Publisher
 
-PUBLISHER_COOKIE = "apex_publisher"
+PUBLISHER_COOKIE = sessions.PUBLISHER_COOKIE_NAME
 
 
 class LoginRequired(Exception):
@@ -77,7 +77,7 @@ async def current_viewer(request: Request, session: SessionDep) -> Viewer:
     user, console_session = resolved
     await check_csrf(request, console_session.csrf_token)
     mine = await publishers.memberships(session, user.id)
-    chosen = _chosen(request.cookies.get(PUBLISHER_COOKIE), mine)
+    chosen = sessions.choose_membership(request.cookies.get(PUBLISHER_COOKIE), mine)
     actor = Actor(
         kind="user",
         id=str(user.id),
@@ -94,13 +94,6 @@ async def current_viewer(request: Request, session: SessionDep) -> Viewer:
         memberships=mine,
         is_operator=user.is_platform_operator,
     )
-
-
-def _chosen(wanted: str | None, mine: list[tuple[Publisher, str]]) -> tuple[Publisher, str] | None:
-    for publisher, role in mine:
-        if wanted and str(publisher.id) == wanted:
-            return publisher, role
-    return mine[0] if mine else None
 
 
 ViewerDep = Annotated[Viewer, Depends(current_viewer)]

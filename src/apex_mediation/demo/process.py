@@ -35,9 +35,10 @@ class DemoServer:
     def apex(self, *args: str, timeout: float = 300) -> str:
         """Run an `apex` command against this server's stores."""
         done = subprocess.run(  # noqa: S603 - our own CLI, arguments we built
-            [*APEX, *args], env=self.env, check=True, capture_output=True, text=True,
-            timeout=timeout,
+            [*APEX, *args], env=self.env, capture_output=True, text=True, timeout=timeout,
         )  # fmt: skip
+        if done.returncode != 0:
+            raise RuntimeError(f"apex {args[0]} failed ({done.returncode}):\n{done.stderr}")
         return done.stdout
 
     def simulate(self, rate: float, duration_s: float) -> None:

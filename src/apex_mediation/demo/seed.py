@@ -73,7 +73,9 @@ async def seed_demo(
             name="Puzzle Quest",
             platform="android",
             bundle_id="com.example.puzzlequest",
-            test_mode=True,
+            # Live, not test mode: the demo's bidders are local fakes, and its reports must
+            # fill (test traffic is never in them).
+            test_mode=False,
         ),
     )
     web = await apps.create_app(
@@ -84,7 +86,7 @@ async def seed_demo(
             platform="web",
             domain="puzzlequest.example",
             allowed_origins=["https://puzzlequest.example"],
-            test_mode=True,
+            test_mode=False,
         ),
     )
     accounts: dict[str, uuid.UUID] = {}

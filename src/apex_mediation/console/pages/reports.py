@@ -24,7 +24,7 @@ from apex_mediation.api.deps import ServicesDep, SessionDep
 from apex_mediation.auction.adapters.registry import ADAPTERS
 from apex_mediation.auction.model import AdFormat
 from apex_mediation.console.rendering import ConsoleRoute, render
-from apex_mediation.console.viewer import Viewer, ViewerDep
+from apex_mediation.console.viewer import ViewerDep
 from apex_mediation.inventory import apps, placements
 from apex_mediation.reporting import params, service, transparency
 from apex_mediation.reporting.params import Filters, Granularity, Period
@@ -158,12 +158,6 @@ async def inventory_names(
     return app_names, placement_names
 
 
-def _exports_are_this_publishers(viewer: Viewer) -> bool:
-    """The API takes a console session as the member's first publisher: its download links
-    would export another publisher's data while a later one is being viewed."""
-    return bool(viewer.memberships) and viewer.memberships[0][0].id == viewer.publisher_id
-
-
 def _sdk_rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [
         {
@@ -212,7 +206,6 @@ async def reports(
         top_apps=top,
         sdk_versions=_sdk_rows(sdks),
         last_day=(period.end - timedelta(seconds=1)).date(),
-        exports=_exports_are_this_publishers(viewer),
         auction_log=period.end - period.start <= AUCTION_LOG_MAX,
         auction_log_days=AUCTION_LOG_MAX.days,
     )
