@@ -36,7 +36,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -213,34 +213,40 @@ class ApexSetup:
     hung_placement_id: str  # the K bidders and the one that never answers
 
 
+def bench_app(http: httpx.Client) -> str:
+    """Signup, a management key (left in `http`'s headers) and an Android app, through the
+    public API; the app's id."""
+    signup = http.post(
+        "/api/v1/auth/signup",
+        json={
+            "email": f"bench-{secrets.token_hex(4)}@example.com",
+            "password": PASSWORD,
+            "publisherName": "Bench Publisher",
+        },
+    )
+    _check(signup, 201)
+    # Production cookies are Secure, which httpx does not send over http://: send it by hand.
+    session = next(
+        c.split(";", 1)[0] for c in signup.headers.get_list("set-cookie") if "session" in c
+    )
+    management = http.post(
+        "/api/v1/api-keys",
+        json={"name": "bench-management", "scopes": ["management"]},
+        headers={"Cookie": session, "X-CSRF-Token": signup.json()["csrfToken"]},
+    )
+    _check(management, 201)
+    http.headers["Authorization"] = f"Bearer {management.json()['key']}"
+    app = http.post(
+        "/api/v1/apps",
+        json={"name": "Bench", "platform": "android", "bundleId": "com.example.bench"},
+    )
+    _check(app, 201)
+    return str(app.json()["id"])
+
+
 def setup_apex(base: str, endpoints: dict[str, str], tmax_ms: int) -> ApexSetup:
     with httpx.Client(base_url=base, timeout=10) as http:
-        signup = http.post(
-            "/api/v1/auth/signup",
-            json={
-                "email": f"bench-{secrets.token_hex(4)}@example.com",
-                "password": PASSWORD,
-                "publisherName": "Bench Publisher",
-            },
-        )
-        _check(signup, 201)
-        # Production cookies are Secure, which httpx does not send over http://: send it by hand.
-        session = next(
-            c.split(";", 1)[0] for c in signup.headers.get_list("set-cookie") if "session" in c
-        )
-        management = http.post(
-            "/api/v1/api-keys",
-            json={"name": "bench-management", "scopes": ["management"]},
-            headers={"Cookie": session, "X-CSRF-Token": signup.json()["csrfToken"]},
-        )
-        _check(management, 201)
-        http.headers["Authorization"] = f"Bearer {management.json()['key']}"
-        app = http.post(
-            "/api/v1/apps",
-            json={"name": "Bench", "platform": "android", "bundleId": "com.example.bench"},
-        )
-        _check(app, 201)
-        app_id = app.json()["id"]
+        app_id = bench_app(http)
         sdk = http.post(
             "/api/v1/api-keys", json={"name": "bench-sdk", "scopes": ["sdk"], "appId": app_id}
         )
@@ -523,22 +529,30 @@ def say(text: str) -> None:
     print(text, file=sys.stderr, flush=True)
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = parse_args(argv)
+RunBench = Callable[[argparse.Namespace, Path, Processes, str | None], int]
+
+
+def run_bench(args: argparse.Namespace, run: RunBench, prefix: str) -> int:
+    """A bench's frame: wrk installed if possible, a work folder and a database of its own,
+    every process it started stopped and both removed at the end, also on Ctrl-C or SIGTERM."""
     signal.signal(signal.SIGTERM, _interrupt)
     if not loadgen.ensure_wrk():
         say("wrk not found: using the Python load generator (it competes for CPU)")
-    work = Path(tempfile.mkdtemp(prefix="apex-bench-"))
+    work = Path(tempfile.mkdtemp(prefix=prefix))
     procs = Processes(work)
     try:
         with bench_database() as database_url:
-            return _run(args, work, procs, database_url)
+            return run(args, work, procs, database_url)
     except KeyboardInterrupt:
         say("interrupted")
         return 130
     finally:
         procs.stop_all()
         shutil.rmtree(work, ignore_errors=True)
+
+
+def main(argv: list[str] | None = None) -> int:
+    return run_bench(parse_args(argv), _run, "apex-bench-")
 
 
 def _run(args: argparse.Namespace, work: Path, procs: Processes, database_url: str | None) -> int:

@@ -31,7 +31,6 @@ PAGES = [
     "/network-accounts",
     "/reports",
     "/auctions",
-    "/settings",
     "/settings/team",
     "/settings/api-keys",
     "/settings/notifications",
@@ -42,7 +41,12 @@ PAGES = [
     "/password-reset",
 ]
 OPERATOR_PAGES = ["/operator", "/operator/health"]
-DETAILS = {"/apps": "/apps/", "/placements": "/placements/", "/auctions": "/auctions/"}
+# A listing and the pattern of its first item's page (not /apps/new and the like).
+DETAILS = {
+    "/apps": r"/apps/[0-9a-f-]{36}",
+    "/placements": r"/placements/[0-9a-f-]{36}",
+    "/auctions": r"/auctions/[0-9a-zA-Z_-]{8,}",
+}
 BUDGET_MS = 200.0
 
 
@@ -77,8 +81,8 @@ def main() -> None:
             )
             assert login.status_code == 303, login.text
             pages = list(PAGES)
-            for listing, prefix in DETAILS.items():
-                found = re.search(rf'href="({re.escape(prefix)}[^"?/]+)"', http.get(listing).text)
+            for listing, pattern in DETAILS.items():
+                found = re.search(rf'href="({pattern})"', http.get(listing).text)
                 if found:
                     pages.append(found.group(1))
             for path in pages:  # warm up: templates compiled, pools filled

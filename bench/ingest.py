@@ -58,11 +58,9 @@ import math
 import os
 import re
 import secrets
-import shutil
 import signal
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 from dataclasses import dataclass, field
@@ -80,16 +78,15 @@ from auction import (
     APEX,
     BENCH,
     OTHER_CPU_WARN_PCT,
-    PASSWORD,
     PYTHON,
     UNLIMITED,
     CpuMeter,
     Processes,
     _check,
     _fmt,
-    _interrupt,
-    bench_database,
+    bench_app,
     free_port,
+    run_bench,
     say,
     wait_http,
 )
@@ -188,16 +185,7 @@ function request()
   return wrk.format(nil, paths[(sent - 1) %% total + 1])
 end
 
-function response(status, headers, body)
-  if status == 200 then s200 = s200 + 1
-  elseif status == 204 then s204 = s204 + 1
-  elseif status < 300 then s2xx = s2xx + 1
-  elseif status < 400 then s3xx = s3xx + 1
-  elseif status < 500 then s4xx = s4xx + 1
-  elseif status < 600 then s5xx = s5xx + 1
-  else sother = sother + 1 end
-end
-
+%(count_statuses)s
 function done(summary, latency, requests)
   local names = {"s200", "s204", "s2xx", "s3xx", "s4xx", "s5xx", "sother", "sent", "replayed"}
   local t = {}
@@ -219,7 +207,10 @@ end
 
 def run_wrk(base: str, prefix: Path, threads: int, duration_s: float, connections: int) -> Load:
     script = prefix.with_suffix(".lua")
-    script.write_text(_LUA % {"prefix": str(prefix), "mark": WRK_MARK})
+    script.write_text(
+        _LUA
+        % {"prefix": str(prefix), "mark": WRK_MARK, "count_statuses": loadgen.LUA_COUNT_STATUSES}
+    )
     seconds = max(1, round(duration_s))
     done = subprocess.run(
         [
@@ -641,42 +632,18 @@ def phase_landed_rate(phase: Phase, curves: Curves) -> float:
 def setup_placement(base: str) -> tuple[str, str]:
     """Signup, a management key, an app and a placement, through the public API."""
     with httpx.Client(base_url=base, timeout=10) as http:
-        signup = http.post(
-            "/api/v1/auth/signup",
-            json={
-                "email": f"bench-{secrets.token_hex(4)}@example.com",
-                "password": PASSWORD,
-                "publisherName": "Bench Publisher",
-            },
-        )
-        _check(signup, 201)
-        # Production cookies are Secure, which httpx does not send over http://: send it by hand.
-        session = next(
-            c.split(";", 1)[0] for c in signup.headers.get_list("set-cookie") if "session" in c
-        )
-        management = http.post(
-            "/api/v1/api-keys",
-            json={"name": "bench-management", "scopes": ["management"]},
-            headers={"Cookie": session, "X-CSRF-Token": signup.json()["csrfToken"]},
-        )
-        _check(management, 201)
-        http.headers["Authorization"] = f"Bearer {management.json()['key']}"
-        app = http.post(
-            "/api/v1/apps",
-            json={"name": "Bench", "platform": "android", "bundleId": "com.example.bench"},
-        )
-        _check(app, 201)
+        app_id = bench_app(http)
         placement = http.post(
             "/api/v1/placements",
             json={
                 "name": "bench-beacons",
-                "appId": app.json()["id"],
+                "appId": app_id,
                 "format": "interstitial",
                 "config": {"timeoutMs": 200},
             },
         )
         _check(placement, 201)
-        return str(app.json()["id"]), str(placement.json()["id"])
+        return app_id, str(placement.json()["id"])
 
 
 # -- main ----------------------------------------------------------------------------------------
@@ -698,21 +665,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = parse_args(argv)
-    signal.signal(signal.SIGTERM, _interrupt)
-    if not loadgen.ensure_wrk():
-        say("wrk not found: using the Python load generator (it competes for CPU)")
-    work = Path(tempfile.mkdtemp(prefix="apex-bench-ingest-"))
-    procs = Processes(work)
-    try:
-        with bench_database() as database_url:
-            return _run(args, work, procs, database_url)
-    except KeyboardInterrupt:
-        say("interrupted")
-        return 130
-    finally:
-        procs.stop_all()
-        shutil.rmtree(work, ignore_errors=True)
+    return run_bench(parse_args(argv), _run, "apex-bench-ingest-")
 
 
 def _run(args: argparse.Namespace, work: Path, procs: Processes, database_url: str | None) -> int:

@@ -75,6 +75,19 @@ def ensure_wrk() -> bool:
     return wrk_available()
 
 
+# wrk's `response` hook counting answers by status class (s200 ... sother, set by `init`).
+LUA_COUNT_STATUSES = """\
+function response(status, headers, body)
+  if status == 200 then s200 = s200 + 1
+  elseif status == 204 then s204 = s204 + 1
+  elseif status < 300 then s2xx = s2xx + 1
+  elseif status < 400 then s3xx = s3xx + 1
+  elseif status < 500 then s4xx = s4xx + 1
+  elseif status < 600 then s5xx = s5xx + 1
+  else sother = sother + 1 end
+end
+"""
+
 _LUA = r"""
 wrk.method = "POST"
 wrk.body = [==[%(body)s]==]
@@ -115,16 +128,7 @@ if rate > 0 then
   end
 end
 
-function response(status, headers, body)
-  if status == 200 then s200 = s200 + 1
-  elseif status == 204 then s204 = s204 + 1
-  elseif status < 300 then s2xx = s2xx + 1
-  elseif status < 400 then s3xx = s3xx + 1
-  elseif status < 500 then s4xx = s4xx + 1
-  elseif status < 600 then s5xx = s5xx + 1
-  else sother = sother + 1 end
-end
-
+%(count_statuses)s
 function done(summary, latency, requests)
   local names = {"s200", "s204", "s2xx", "s3xx", "s4xx", "s5xx", "sother"}
   local totals = {}
@@ -162,6 +166,7 @@ def run_wrk(
         "headers": header_lines,
         "rate": (rate or 0) / threads,
         "mark": WRK_MARK,
+        "count_statuses": LUA_COUNT_STATUSES,
     }
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as handle:
         handle.write(script)

@@ -113,3 +113,27 @@ async def test_migration_0007_backfills_from_the_hourly_rollups(
     for statement in _statements((MIGRATIONS_DIR / "0007_narrow_rollups.sql").read_text()):
         await empty_store.command(statement)
     assert await empty_store.query(totals) == before
+
+
+@pytest.mark.parametrize("granularity", ["hour", "day"])
+async def test_overview_from_the_series_equals_the_overview(
+    analytics: Analytics, granularity: str
+) -> None:
+    seeded = await seed(analytics, uuid.uuid4())
+    filters = Filters(app_id=seeded.app1)
+    alone = await service.overview(analytics, seeded.publisher_id, PERIOD, filters)
+    together, series = await service.overview_and_series(
+        analytics,
+        seeded.publisher_id,
+        PERIOD,
+        filters,
+        granularity,  # type: ignore[arg-type]
+    )
+    assert together == alone and alone.metrics.impressions == 3
+    assert series == await service.timeseries(
+        analytics,
+        seeded.publisher_id,
+        PERIOD,
+        filters,
+        granularity,  # type: ignore[arg-type]
+    )

@@ -30,6 +30,7 @@ __all__ = [
     "fetch",
     "fetch_file",
     "overview",
+    "overview_and_series",
     "realtime",
     "realtime_test_impressions",
     "timeseries",
@@ -140,6 +141,29 @@ async def overview(
 ) -> Overview:
     rows = await fetch(analytics, sql.overview(publisher_id, period, filters))
     metrics = Metrics.of(rows[0]) if rows else Metrics()
+    return await _with_devices(analytics, publisher_id, period, filters, metrics)
+
+
+async def overview_and_series(
+    analytics: Analytics,
+    publisher_id: uuid.UUID,
+    period: Period,
+    filters: Filters,
+    granularity: Granularity,
+) -> tuple[Overview, Series]:
+    """Both, for a page that shows both: the totals are the series' sum, one query fewer."""
+    series = await timeseries(analytics, publisher_id, period, filters, granularity)
+    totals = await _with_devices(analytics, publisher_id, period, filters, series.totals)
+    return totals, series
+
+
+async def _with_devices(
+    analytics: Analytics,
+    publisher_id: uuid.UUID,
+    period: Period,
+    filters: Filters,
+    metrics: Metrics,
+) -> Overview:
     if not period.whole_days:
         return Overview(period, metrics, dau=None, arpdau_micros=None)
     days = await fetch(analytics, sql.daily_devices(publisher_id, period, filters))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import uuid
 from typing import Annotated
 
 from fastapi import APIRouter, Form, Request, Response
@@ -26,14 +27,17 @@ def _safe_next(target: str | None) -> str:
     return "/dashboard"
 
 
-async def _log_in(
-    request: Request, session: SessionDep, services: Services, user_id: object, target: str
+async def start_session(
+    request: Request,
+    session: SessionDep,
+    services: Services,
+    user_id: uuid.UUID,
+    target: str,
+    publisher_id: uuid.UUID | None = None,
 ) -> Response:
-    import uuid
-
-    assert isinstance(user_id, uuid.UUID)
+    """Log the user in with a fresh session and go to `target` (optionally on a publisher)."""
     old = request.cookies.get(sessions.COOKIE_NAME)
-    if old:  # a fresh session id at every login
+    if old:
         await sessions.close_session(session, old)
     opened = await sessions.open_session(
         session,
@@ -51,6 +55,10 @@ async def _log_in(
         expires=opened.expires_at,
         path="/",
     )
+    if publisher_id is not None:
+        response.set_cookie(
+            PUBLISHER_COOKIE, str(publisher_id), httponly=True, samesite="lax", path="/"
+        )
     return response
 
 
@@ -79,7 +87,7 @@ async def login(
     except AuthenticationFailed as exc:
         context = {"error": exc.message, "email": email, "next": next}
         return render(request, "login.html", context, status_code=401)
-    return await _log_in(request, session, services, user.id, _safe_next(next))
+    return await start_session(request, session, services, user.id, _safe_next(next))
 
 
 @router.get("/signup")
@@ -109,7 +117,7 @@ async def signup(
     except DomainError as exc:
         message = f"{exc.field}: {exc.message}" if exc.field else exc.message
         return render(request, "signup.html", {**context, "error": message}, 400)
-    return await _log_in(request, session, services, created.owner.id, "/apps?welcome=1")
+    return await start_session(request, session, services, created.owner.id, "/apps?welcome=1")
 
 
 @router.post("/logout")

@@ -4,12 +4,12 @@ network and by country, and a realtime tile that refreshes itself."""
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from typing import Any, Literal
+from typing import Literal
 
 from fastapi import APIRouter, Request, Response
-from fastapi.responses import JSONResponse
 
 from apex_mediation.api.deps import ServicesDep
+from apex_mediation.console.charts import chart_response
 from apex_mediation.console.rendering import ConsoleRoute, render
 from apex_mediation.console.viewer import ViewerDep
 from apex_mediation.reporting import service
@@ -77,32 +77,14 @@ async def charts(viewer: ViewerDep, services: ServicesDep, range: Range = "7d") 
     publisher = viewer.actor.tenant()
     current, _ = period_for(range, datetime.now(UTC))
     granularity = RANGES[range][1]
-    series = await service.timeseries(
+    return await chart_response(
         services.analytics,
         publisher,
         current,
         Filters(),
         "hour" if granularity == "hour" else "day",
+        "%H:00" if granularity == "hour" else "%b %d",
     )
-    networks = await service.by_network(services.analytics, publisher, current, Filters())
-    countries = await service.by_country(services.analytics, publisher, current, Filters(), 10)
-    fmt = "%H:00" if granularity == "hour" else "%b %d"
-    body: dict[str, Any] = {
-        "series": {
-            "labels": [p.at.strftime(fmt) for p in series.points],
-            "revenue": [p.metrics.revenue_micros / 1e6 for p in series.points],
-            "impressions": [p.metrics.impressions for p in series.points],
-        },
-        "networks": {
-            "labels": [r.key or "(none)" for r in networks.rows],
-            "revenue": [r.metrics.revenue_micros / 1e6 for r in networks.rows],
-        },
-        "countries": {
-            "labels": [r.key or "??" for r in countries.rows],
-            "revenue": [r.metrics.revenue_micros / 1e6 for r in countries.rows],
-        },
-    }
-    return JSONResponse(body, headers={"Cache-Control": "no-store"})
 
 
 @router.get("/dashboard/realtime")

@@ -18,7 +18,8 @@ from apex_mediation.accounts.errors import Conflict, InvalidInput
 from apex_mediation.accounts.passwords import MAX_LENGTH, MIN_LENGTH
 from apex_mediation.accounts.tokens import LinkInvalid
 from apex_mediation.api.deps import ServicesDep, SessionDep, client_ip
-from apex_mediation.console.pages.password_reset import invalid_link, start_session
+from apex_mediation.console.pages.auth import start_session
+from apex_mediation.console.pages.password_reset import invalid_link
 from apex_mediation.console.pages.settings import ROLE_LABELS
 from apex_mediation.console.rendering import ConsoleRoute, form_error, redirect, render
 from apex_mediation.console.viewer import PUBLISHER_COOKIE, ViewerDep

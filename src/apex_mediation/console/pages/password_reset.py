@@ -8,60 +8,23 @@ so these public forms need no session (or CSRF token).
 
 from __future__ import annotations
 
-import datetime as dt
 import hashlib
-import uuid
 from typing import Annotated
 
 from fastapi import APIRouter, BackgroundTasks, Form, Request, Response
 
-from apex_mediation.accounts import password_reset, sessions
+from apex_mediation.accounts import password_reset
 from apex_mediation.accounts.errors import InvalidInput
 from apex_mediation.accounts.passwords import MAX_LENGTH, MIN_LENGTH
 from apex_mediation.accounts.tokens import LinkInvalid
 from apex_mediation.api.deps import ServicesDep, SessionDep, client_ip
-from apex_mediation.console.rendering import ConsoleRoute, redirect, render
-from apex_mediation.console.viewer import PUBLISHER_COOKIE
+from apex_mediation.console.pages.auth import start_session
+from apex_mediation.console.rendering import ConsoleRoute, render
 from apex_mediation.notify import mail, messages
 from apex_mediation.services import Services
 
 router = APIRouter(route_class=ConsoleRoute, include_in_schema=False)
 REQUESTS_PER_HOUR = 5  # per address: enough to retry, too few to flood someone's inbox
-
-
-async def start_session(
-    request: Request,
-    session: SessionDep,
-    services: Services,
-    user_id: uuid.UUID,
-    target: str,
-    publisher_id: uuid.UUID | None = None,
-) -> Response:
-    """Log the user in with a fresh session and go to `target` (optionally on a publisher)."""
-    old = request.cookies.get(sessions.COOKIE_NAME)
-    if old:
-        await sessions.close_session(session, old)
-    opened = await sessions.open_session(
-        session,
-        user_id,
-        ttl=dt.timedelta(hours=services.settings.session_ttl_hours),
-        ip=client_ip(request),
-    )
-    response = redirect(target)
-    response.set_cookie(
-        sessions.COOKIE_NAME,
-        opened.token,
-        httponly=True,
-        samesite="lax",
-        secure=services.settings.cookie_secure,
-        expires=opened.expires_at,
-        path="/",
-    )
-    if publisher_id is not None:
-        response.set_cookie(
-            PUBLISHER_COOKIE, str(publisher_id), httponly=True, samesite="lax", path="/"
-        )
-    return response
 
 
 def invalid_link(request: Request, exc: LinkInvalid, template: str) -> Response:

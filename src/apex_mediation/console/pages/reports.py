@@ -16,13 +16,13 @@ from typing import Any, get_args
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Request, Response
-from fastapi.responses import JSONResponse
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from apex_mediation.accounts.errors import InvalidInput
 from apex_mediation.api.deps import ServicesDep, SessionDep
 from apex_mediation.auction.adapters.registry import ADAPTERS
 from apex_mediation.auction.model import AdFormat
+from apex_mediation.console.charts import chart_response
 from apex_mediation.console.rendering import ConsoleRoute, render
 from apex_mediation.console.viewer import ViewerDep
 from apex_mediation.inventory import apps, placements
@@ -190,8 +190,9 @@ async def reports(
         context.update(values=typed, error=f"{exc.field}: {exc.message}", error_at=error_at)
         return render(request, "reports/index.html", context, 400)
     analytics, period, filters = services.analytics, query.period, query.filters
-    overview = await service.overview(analytics, publisher, period, filters)
-    series = await service.timeseries(analytics, publisher, period, filters, query.granularity)
+    overview, series = await service.overview_and_series(
+        analytics, publisher, period, filters, query.granularity
+    )
     networks = await service.by_network(analytics, publisher, period, filters)
     countries = await service.by_country(analytics, publisher, period, filters, BREAKDOWN_LIMIT)
     top = await service.top_apps(analytics, publisher, period, filters, BREAKDOWN_LIMIT)
@@ -218,23 +219,5 @@ async def charts(request: Request, viewer: ViewerDep, services: ServicesDep) -> 
     publisher = viewer.actor.tenant()
     query = parse(request, datetime.now(UTC))
     analytics, period, filters = services.analytics, query.period, query.filters
-    series = await service.timeseries(analytics, publisher, period, filters, query.granularity)
-    networks = await service.by_network(analytics, publisher, period, filters)
-    countries = await service.by_country(analytics, publisher, period, filters, 10)
     fmt = "%b %d %H:00" if query.granularity == "hour" else "%b %d"
-    body: dict[str, Any] = {
-        "series": {
-            "labels": [p.at.strftime(fmt) for p in series.points],
-            "revenue": [p.metrics.revenue_micros / 1e6 for p in series.points],
-            "impressions": [p.metrics.impressions for p in series.points],
-        },
-        "networks": {
-            "labels": [r.key or "(none)" for r in networks.rows],
-            "revenue": [r.metrics.revenue_micros / 1e6 for r in networks.rows],
-        },
-        "countries": {
-            "labels": [r.key or "??" for r in countries.rows],
-            "revenue": [r.metrics.revenue_micros / 1e6 for r in countries.rows],
-        },
-    }
-    return JSONResponse(body, headers={"Cache-Control": "no-store"})
+    return await chart_response(analytics, publisher, period, filters, query.granularity, fmt)
