@@ -58,3 +58,35 @@ async def test_pages_fit_a_phone(browser: Browser, server: Server) -> None:
         assert phone.problems == [], phone.problems
     finally:
         await phone.page.context.close()
+
+
+UNLABELLED = """() => [...document.querySelectorAll('input, select, textarea')]
+  .filter(el => el.type !== 'hidden' && el.labels.length === 0
+                && !el.getAttribute('aria-label') && !el.getAttribute('aria-labelledby'))
+  .map(el => el.outerHTML.slice(0, 120))"""
+
+
+async def test_every_form_control_has_a_label(console: Console) -> None:
+    await console.goto("/signup")
+    assert await console.page.evaluate(UNLABELLED) == []
+    await sign_up(console.page, "Labelled Games")
+    await console.page.wait_for_url("**/apps?welcome=1")
+    await console.goto("/apps/new")
+    await console.page.get_by_label("Name", exact=True).fill("Labelled")
+    await console.page.get_by_label("Bundle id").fill("com.example.labelled")
+    await console.page.get_by_role("button", name="Create app").click()
+    await console.page.wait_for_url("**/apps/*")
+    app_page = console.page.url
+    pages = ["/reports", "/settings/team", "/settings/api-keys", "/settings/notifications",
+             "/network-accounts/new", "/placements/new", "/auctions"]  # fmt: skip
+    checked = {app_page: await console.page.evaluate(UNLABELLED)}
+    for path in pages:
+        await console.goto(path)
+        checked[path] = await console.page.evaluate(UNLABELLED)
+    # The placement editor: floors, bidders and waterfall lines.
+    await console.goto("/placements/new")
+    await console.page.get_by_label("Name").fill("Level end")
+    await console.page.get_by_role("button", name="Create placement").click()
+    await console.page.wait_for_url("**/placements/*")
+    checked[console.page.url] = await console.page.evaluate(UNLABELLED)
+    assert {page: found for page, found in checked.items() if found} == {}

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import re
+import uuid
 from collections.abc import Callable
 
 import httpx
+from fastapi.routing import APIRoute
 
 from apex_mediation.console.rendering import CSP
+from apex_mediation.console.routes import ROUTERS
 from tests.console.conftest import ConsoleUser
 
 
@@ -77,3 +81,36 @@ async def test_dashboard_parts(console: ConsoleUser) -> None:
     assert tile.status_code == 200 and 'data-testid="realtime-impressions"' in tile.text
     bad = await console.http.get("/dashboard?range=1y")
     assert bad.status_code == 400
+
+
+# Forms used before there is a session to bind a token to; each is protected otherwise: a
+# single-use emailed token in the URL, or nothing to gain by forging (a login as oneself).
+WITHOUT_SESSION = {
+    "/login",
+    "/signup",
+    "/password-reset",
+    "/password-reset/{token}",
+    "/invitations/{token}/signup",
+}
+
+
+async def test_every_console_state_change_needs_the_csrf_token(console: ConsoleUser) -> None:
+    """Every POST route of the console, logged in, without the token: refused, nothing done."""
+    posts = sorted(
+        route.path
+        for router in ROUTERS
+        for route in router.routes
+        if isinstance(route, APIRoute) and "POST" in route.methods
+    )
+    assert len(posts) >= 25  # the enumeration found the console, not an empty list
+    checked = []
+    for path in posts:
+        if path in WITHOUT_SESSION:
+            continue
+        url = re.sub(r"\{[^}]+\}", str(uuid.uuid4()), path)
+        response = await console.http.post(url, data={"name": "x"})
+        assert response.status_code == 403, (path, response.status_code)
+        assert "reload the page" in response.text, path
+        checked.append(path)
+    assert "/settings/api-keys" in checked and "/placements/{placement_id}" in checked
+    assert (await console.http.get("/dashboard")).status_code == 200  # still logged in
