@@ -8,6 +8,7 @@ from collections.abc import Callable, Iterator
 
 import httpx
 import pytest
+from fastapi import FastAPI
 from sqlalchemy import select, update
 
 from apex_mediation.accounts import password_reset
@@ -101,13 +102,22 @@ async def test_unknown_addresses_get_the_same_answer_and_no_email(
 
 
 async def test_requests_per_address_are_throttled(
-    console: ConsoleUser, make_client: Callable[[], httpx.AsyncClient], mailbox: Mailbox
+    console: ConsoleUser,
+    make_client: Callable[[], httpx.AsyncClient],
+    mailbox: Mailbox,
+    app: FastAPI,
 ) -> None:
     async with make_client() as http:
         for _ in range(password_reset_limit() + 2):
             response = await http.post("/password-reset", data={"email": console.email})
             assert response.status_code == 200 and "If an account exists" in response.text
     assert len(mailbox.to(console.email)) == password_reset_limit()
+    # Whoever used up those tries did not use up the owner's, from another address.
+    owner = httpx.ASGITransport(app=app, client=("203.0.113.9", 40_000))
+    async with httpx.AsyncClient(transport=owner, base_url="http://testserver") as http:
+        response = await http.post("/password-reset", data={"email": console.email})
+        assert response.status_code == 200
+    assert len(mailbox.to(console.email)) == password_reset_limit() + 1
 
 
 def password_reset_limit() -> int:

@@ -204,9 +204,11 @@ async def accept_with_signup(
     if await session.scalar(select(User.id).where(User.email == invitation.email)) is not None:
         raise Conflict("an account with this email already exists: log in to accept")
     user = User(id=uuid.uuid4(), email=invitation.email, password_hash=hash_password(password))
-    session.add(user)
     try:
-        await session.flush()
+        # A savepoint: a signup racing this one fails only this insert, and the session stays
+        # usable for the page that says so.
+        async with session.begin_nested():
+            session.add(user)
     except IntegrityError as exc:
         raise Conflict("an account with this email already exists: log in to accept") from exc
     await audit.record(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 
+from email_validator import EmailNotValidError, validate_email
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -24,9 +25,14 @@ class NewPublisher:
 
 
 def normalise_email(email: str) -> str:
+    """One address, syntactically valid (no list, no display name), lower-cased."""
     email = email.strip().lower()
-    if "@" not in email or len(email) > 254:
+    if len(email) > 254:
         raise InvalidInput("email is not a valid address", field="email")
+    try:
+        validate_email(email, check_deliverability=False)
+    except EmailNotValidError as exc:
+        raise InvalidInput("email is not a valid address", field="email") from exc
     return email
 
 

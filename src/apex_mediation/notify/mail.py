@@ -140,3 +140,6 @@ async def deliver(settings: Settings, email: Email) -> Delivery:
     except MailError as exc:
         log.error("email %r was not sent: %s", _one_line(email.subject), exc)
         return "failed"
+    except Exception:  # a message that cannot even be built: the form's work is already saved
+        log.exception("email %r could not be built", _one_line(email.subject))
+        return "failed"

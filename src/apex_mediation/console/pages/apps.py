@@ -15,6 +15,7 @@ from starlette.datastructures import FormData
 from apex_mediation.accounts import api_keys
 from apex_mediation.accounts.errors import DomainError, InvalidInput, NotFound
 from apex_mediation.api.deps import ServicesDep, SessionDep
+from apex_mediation.console.inputs import form_text, page_number, parse_id
 from apex_mediation.console.pages.integration import snippets
 from apex_mediation.console.rendering import ConsoleRoute, form_error, redirect, render
 from apex_mediation.console.viewer import Viewer, ViewerDep
@@ -54,26 +55,8 @@ _LABELS = {
 # -- helpers shared with the placement pages --------------------------------------------------
 
 
-def parse_id(value: str, what: str) -> uuid.UUID:
-    """A path id; anything that is not a UUID is simply not found (never a 422)."""
-    try:
-        return uuid.UUID(value)
-    except ValueError:
-        raise NotFound(f"{what} not found") from None
-
-
-def page_number(value: str) -> int:
-    """A page number from the query; anything odd is page 1."""
-    return max(1, int(value)) if value.isdigit() and len(value) <= 6 else 1
-
-
 def flash_for(request: Request) -> str | None:
     return FLASHES.get(request.query_params.get("flash", ""))
-
-
-def form_text(data: FormData, name: str) -> str:
-    value = data.get(name)
-    return value if isinstance(value, str) else ""
 
 
 # -- the app form ----------------------------------------------------------------------------

@@ -22,6 +22,7 @@ from starlette.datastructures import FormData
 from apex_mediation.accounts.errors import Conflict, DomainError, InvalidInput, NotFound
 from apex_mediation.api.deps import ServicesDep, SessionDep
 from apex_mediation.auction.adapters.registry import ADAPTERS, get_adapter
+from apex_mediation.console.inputs import form_text, page_number
 from apex_mediation.console.rendering import ConsoleRoute, form_error, redirect, render
 from apex_mediation.console.viewer import Viewer, ViewerDep
 from apex_mediation.db.models import NetworkAccount
@@ -73,8 +74,7 @@ def credential_fields(network: str) -> list[CredentialField]:
 
 
 def _text(form: FormData, key: str) -> str:
-    value = form.get(key)
-    return value.strip() if isinstance(value, str) else ""
+    return form_text(form, key).strip()
 
 
 def _ppm(text: str) -> int:
@@ -83,7 +83,9 @@ def _ppm(text: str) -> int:
         value = Decimal(text or "100")
     except InvalidOperation:
         raise InvalidInput("not a number", field="bid adjustment") from None
-    ppm = int((value * 10_000).to_integral_value(ROUND_HALF_UP)) if value.is_finite() else 0
+    # Bounded before scaling: 1e999999 would overflow the decimal context.
+    in_range = value.is_finite() and 0 < value <= 1000
+    ppm = int((value * 10_000).to_integral_value(ROUND_HALF_UP)) if in_range else 0
     if not 0 < ppm <= 10_000_000:
         raise InvalidInput("must be more than 0% and at most 1000%", field="bid adjustment")
     return ppm
@@ -141,11 +143,11 @@ async def list_page(
     viewer: ViewerDep,
     session: SessionDep,
     services: ServicesDep,
-    page: int = 1,
+    page: str = "1",
     done: str | None = None,
 ) -> Response:
     result = await network_accounts.list_accounts(
-        session, viewer.actor.tenant(), max(page, 1), PAGE_SIZE
+        session, viewer.actor.tenant(), page_number(page), PAGE_SIZE
     )
     context = {
         "viewer": viewer,

@@ -24,7 +24,10 @@ from apex_mediation.notify import mail, messages
 from apex_mediation.services import Services
 
 router = APIRouter(route_class=ConsoleRoute, include_in_schema=False)
-REQUESTS_PER_HOUR = 5  # per address: enough to retry, too few to flood someone's inbox
+# Per address and client IP: enough to retry, too few to flood someone's inbox. Keyed by the IP
+# too, so that someone else sending the victim's address cannot use up the victim's own tries.
+REQUESTS_PER_HOUR = 5
+REQUESTS_PER_HOUR_PER_IP = 30  # across addresses: one client cannot mail many inboxes
 
 
 def invalid_link(request: Request, exc: LinkInvalid, template: str) -> Response:
@@ -32,10 +35,11 @@ def invalid_link(request: Request, exc: LinkInvalid, template: str) -> Response:
     return render(request, template, {"reason": exc.reason, "message": exc.message}, status)
 
 
-async def _under_limit(services: Services, email: str) -> bool:
-    digest = hashlib.sha256(email.strip().lower().encode()).hexdigest()[:32]
-    hits = await services.cache.hit_window(f"password-reset:{digest}", 3600.0)
-    return hits <= REQUESTS_PER_HOUR
+async def _under_limit(services: Services, email: str, ip: str) -> bool:
+    digest = hashlib.sha256(f"{email.strip().lower()}\n{ip}".encode()).hexdigest()[:32]
+    per_address = await services.cache.hit_window(f"password-reset:{digest}", 3600.0)
+    per_ip = await services.cache.hit_window(f"password-reset-ip:{ip}", 3600.0)
+    return per_address <= REQUESTS_PER_HOUR and per_ip <= REQUESTS_PER_HOUR_PER_IP
 
 
 @router.get("/password-reset")
@@ -54,7 +58,7 @@ async def request_link(
     if "@" not in email:
         context = {"email": email, "error": "email: not an address"}
         return render(request, "password_reset/request.html", context, 400)
-    if await _under_limit(services, email):
+    if await _under_limit(services, email, client_ip(request) or "-"):
         issued = await password_reset.request_reset(session, email, ip=client_ip(request))
         if issued is not None:
             url = messages.link(services.settings.base_url, f"/password-reset/{issued.token}")

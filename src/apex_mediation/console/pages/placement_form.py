@@ -20,6 +20,7 @@ from starlette.datastructures import FormData
 
 from apex_mediation.accounts.errors import DomainError, InvalidInput
 from apex_mediation.api.errors import field_path
+from apex_mediation.console.inputs import form_text
 from apex_mediation.console.pages.network_catalog import Kind, ParamField, catalog
 from apex_mediation.db.models import PlacementLine
 from apex_mediation.inventory.placements import PlacementView
@@ -196,14 +197,9 @@ def form_from_view(view: PlacementView) -> PlacementForm:
     ).with_blanks()
 
 
-def _get(data: FormData, name: str) -> str:
-    value = data.get(name)
-    return value if isinstance(value, str) else ""
-
-
 def _position(text: str, fallback: int) -> int:
     text = text.strip()
-    return int(text) if text.isdigit() and len(text) <= 6 else fallback
+    return int(text) if text.isascii() and text.isdigit() and len(text) <= 6 else fallback
 
 
 def form_from_post(data: FormData) -> PlacementForm:
@@ -222,35 +218,37 @@ def form_from_post(data: FormData) -> PlacementForm:
             LineRow(
                 kind=kind,
                 key=found.group(2),
-                network=_get(data, name).strip(),
-                account=_get(data, f"{prefix}-account").strip(),
-                ecpm=_get(data, f"{prefix}-ecpm"),
+                network=form_text(data, name).strip(),
+                account=form_text(data, f"{prefix}-account").strip(),
+                ecpm=form_text(data, f"{prefix}-ecpm"),
                 params={
-                    key.removeprefix(params_at): _get(data, key)
+                    key.removeprefix(params_at): form_text(data, key)
                     for key in data
                     if key.startswith(params_at)
                 },
                 enabled=f"{prefix}-enabled" in data,
-                position=_position(_get(data, f"{prefix}-priority"), 100_000 + index),
+                position=_position(form_text(data, f"{prefix}-priority"), 100_000 + index),
             )
         )
     countries = [
-        CountryRow(_get(data, name).strip().upper(), _get(data, f"cf-{found.group(1)}-usd"))
+        CountryRow(
+            form_text(data, name).strip().upper(), form_text(data, f"cf-{found.group(1)}-usd")
+        )
         for name in data
         if (found := _COUNTRY_FIELD.match(name))
     ]
     return PlacementForm(
-        name=_get(data, "name"),
-        format=_get(data, "format"),
+        name=form_text(data, "name"),
+        format=form_text(data, "format"),
         enabled="enabled" in data,
-        floor=_get(data, "floor_usd"),
+        floor=form_text(data, "floor_usd"),
         countries=countries,
-        timeout_ms=_get(data, "timeout_ms"),
-        auction_type=_get(data, "auction_type"),
-        refresh_interval_s=_get(data, "refresh_interval_s"),
-        fcap_per_hour=_get(data, "fcap_per_hour"),
-        fcap_per_day=_get(data, "fcap_per_day"),
-        min_interval_s=_get(data, "min_interval_s"),
+        timeout_ms=form_text(data, "timeout_ms"),
+        auction_type=form_text(data, "auction_type"),
+        refresh_interval_s=form_text(data, "refresh_interval_s"),
+        fcap_per_hour=form_text(data, "fcap_per_hour"),
+        fcap_per_day=form_text(data, "fcap_per_day"),
+        min_interval_s=form_text(data, "min_interval_s"),
         bidding=rows["bid"],
         # Stable: lines with the same position keep their order on the page.
         waterfall=sorted(rows["wf"], key=lambda row: row.position),
@@ -266,7 +264,7 @@ def _whole(text: str, label: str, *, required: bool = False) -> int | None:
         if required:
             raise InvalidInput("is required", field=label)
         return None
-    if not value.isdigit() or len(value) > 9:
+    if not (value.isascii() and value.isdigit()) or len(value) > 9:
         raise InvalidInput(f"{value!r} is not a whole number", field=label)
     return int(value)
 

@@ -19,7 +19,8 @@ from apex_mediation.accounts import api_keys
 from apex_mediation.accounts.errors import InvalidInput
 from apex_mediation.accounts.identity import Actor
 from apex_mediation.api.deps import ServicesDep, SessionDep
-from apex_mediation.console.pages.apps import TEST_KEY_NAME, form_text, parse_id
+from apex_mediation.console.inputs import form_text, parse_id
+from apex_mediation.console.pages.apps import TEST_KEY_NAME
 from apex_mediation.console.rendering import ConsoleRoute, render
 from apex_mediation.console.viewer import ViewerDep
 from apex_mediation.db.models import Placement

@@ -12,7 +12,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from apex_mediation.accounts.errors import InvalidInput, NotFound
 from apex_mediation.api.deps import SessionDep
-from apex_mediation.console.pages.apps import flash_for, form_text, page_number, parse_id
+from apex_mediation.console.inputs import form_text, page_number, parse_id
+from apex_mediation.console.pages.apps import flash_for
 from apex_mediation.console.pages.network_catalog import catalog, networks_for
 from apex_mediation.console.pages.placement_form import (
     KEY,

@@ -7,15 +7,15 @@ the domain functions refuse the rest whatever the page showed. Ids from another 
 
 from __future__ import annotations
 
-import uuid
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Request, Response
 
 from apex_mediation.accounts import invitations, notifications, team, tokens
-from apex_mediation.accounts.errors import Conflict, InvalidInput, NotFound
+from apex_mediation.accounts.errors import Conflict, InvalidInput
 from apex_mediation.accounts.identity import ROLE_RANK
 from apex_mediation.api.deps import ServicesDep, SessionDep
+from apex_mediation.console.inputs import parse_id
 from apex_mediation.console.rendering import ConsoleRoute, form_error, redirect, render
 from apex_mediation.console.viewer import Viewer, ViewerDep
 from apex_mediation.db.models import ROLES
@@ -39,13 +39,6 @@ FLASHES = {
     "saved": "Preferences saved.",
     "key-revoked": "API key revoked: calls with it now fail.",
 }
-
-
-def parse_id(value: str, what: str) -> uuid.UUID:
-    try:
-        return uuid.UUID(value)
-    except ValueError as exc:
-        raise NotFound(f"{what} not found") from exc
 
 
 def flash(done: str | None) -> str | None:

@@ -15,7 +15,8 @@ from apex_mediation.accounts import api_keys
 from apex_mediation.accounts.errors import DomainError, InvalidInput, NotFound
 from apex_mediation.accounts.tenancy import get_owned
 from apex_mediation.api.deps import SessionDep
-from apex_mediation.console.pages.settings import flash, parse_id
+from apex_mediation.console.inputs import parse_id
+from apex_mediation.console.pages.settings import flash
 from apex_mediation.console.rendering import ConsoleRoute, form_error, redirect, render
 from apex_mediation.console.viewer import Viewer, ViewerDep
 from apex_mediation.db.models import ApiKey
