@@ -86,10 +86,9 @@ def android_body(placement_id: str) -> dict[str, Any]:
             "ip": "203.0.113.7",
             "user_agent": "Dalvik/2.1.0",
         },
-        "user_info": {
-            "limit_ad_tracking": False,
-            "advertising_id": "38400000-8cf0-11bd-b23e-10b96e40000d",
-        },
+        # No advertising id: every request of the run would be one device at hundreds of
+        # requests a second, which the invalid-traffic checks block (as they should).
+        "user_info": {"limit_ad_tracking": False},
     }
 
 

@@ -154,13 +154,23 @@ async def app(services: Services) -> AsyncIterator[FastAPI]:
         yield application
 
 
+PHONE_BROWSER = (
+    "Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 (KHTML, like Gecko) "
+    "Chrome/124.0.0.0 Mobile Safari/537.36"
+)
+
+
 @pytest.fixture
 def make_client(app: FastAPI) -> Iterator[Callable[[], httpx.AsyncClient]]:
     """New clients (each with its own cookie jar) on the shared app."""
 
     def make() -> httpx.AsyncClient:
         return httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=app), base_url="http://testserver"
+            transport=httpx.ASGITransport(app=app),
+            base_url="http://testserver",
+            # A phone's browser, as SDK traffic looks: httpx's own user agent is a scripted
+            # client, which the invalid-traffic checks rightly refuse on the SDK endpoints.
+            headers={"User-Agent": PHONE_BROWSER},
         )
 
     yield make

@@ -14,6 +14,7 @@ import httpx
 import pytest
 
 from apex_mediation.stores.embedded_postgres import EmbeddedPostgres
+from tests.conftest import PHONE_BROWSER
 
 pytestmark = pytest.mark.embedded
 
@@ -81,7 +82,7 @@ def test_demo_from_an_empty_data_dir_reaches_ready_with_demo_data(tmp_path: Path
             f"{url}/v1/auction?debug=1",
             timeout=10,
             # The trace of a live auction goes to a holder of the publisher's management key.
-            headers={"X-Api-Key": demo["sdk_key"], **headers},
+            headers={"X-Api-Key": demo["sdk_key"], "User-Agent": PHONE_BROWSER, **headers},
             json={"placement_id": demo["placement_id"], "ad_type": "interstitial"},
         )
         assert auction.status_code == 200, auction.text

@@ -8,6 +8,7 @@ import getpass
 import secrets
 import signal
 from collections.abc import Awaitable, Callable, Coroutine, Iterator
+from pathlib import Path
 from typing import Annotated, Any
 
 import httpx
@@ -18,6 +19,7 @@ from rich.table import Table
 
 from apex_mediation import schema
 from apex_mediation.app import create_app
+from apex_mediation.cli_ivt import ivt as ivt_commands
 from apex_mediation.demo.seed import DemoCredentials
 from apex_mediation.services import Services, open_postgres_only, open_services
 from apex_mediation.settings import Settings, SettingsError, get_settings
@@ -29,6 +31,7 @@ keys = typer.Typer(help="Config signing keys (Ed25519).", no_args_is_help=True)
 app.add_typer(keys, name="keys")
 app.add_typer(admin, name="admin")
 app.add_typer(config, name="config")
+app.add_typer(ivt_commands, name="ivt")
 console = Console()
 
 PortOption = Annotated[int | None, typer.Option("--port", help="Port (default APEX_PORT or 8000)")]
@@ -153,8 +156,20 @@ def simulate(
     rate: Annotated[float, typer.Option(help="Requests per second", min=0.1, max=2000)] = 10,
     duration: Annotated[float, typer.Option(help="Seconds", min=1, max=86_400)] = 30,
     installs: Annotated[int, typer.Option(help="Distinct simulated installs", min=1)] = 500,
+    ivt_mix: Annotated[
+        bool,
+        typer.Option(
+            "--ivt-mix",
+            help="Labelled traffic: honest installs plus each kind of invalid traffic",
+        ),
+    ] = False,
+    labels: Annotated[
+        Path | None, typer.Option(help="With --ivt-mix: write the labels here (JSON lines)")
+    ] = None,
 ) -> None:
-    """Act as many SDK installs: auctions, impressions, clicks and rewarded completions."""
+    """Act as many SDK installs: auctions, impressions, clicks and rewarded completions.
+    With --ivt-mix, also bots, data-centre traffic, click fraud and the other invalid kinds of
+    ivt/reasons.py, every record labelled (bench/ivt.py measures detection with it)."""
     from apex_mediation.demo.seed import load_credentials
     from apex_mediation.demo.simulator import Simulator
 
@@ -172,6 +187,12 @@ def simulate(
 
     async def run() -> None:
         async with httpx.AsyncClient(base_url=url, timeout=10) as client:
+            if ivt_mix:
+                from apex_mediation.demo.ivt_mix import IvtMix
+
+                mix = IvtMix(client, key, targets, labels_path=labels)
+                console.print(await mix.run(rate, duration))
+                return
             report = await Simulator(client, key, targets, installs=installs).run(rate, duration)
         console.print(report)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 from tests.sdk.conftest import Market
@@ -38,7 +39,9 @@ def android_body(placement_id: str, **overrides: Any) -> dict[str, Any]:
         },
         "user_info": {
             "limit_ad_tracking": False,
-            "advertising_id": "38400000-8cf0-11bd-b23e-10b96e40000d",
+            # One device per placement: each test is its own user, so the invalid-traffic
+            # windows (requests per device) see the suite as many people, not one bot.
+            "advertising_id": str(uuid.uuid5(uuid.NAMESPACE_URL, placement_id)),
         },
     }
     body.update(overrides)

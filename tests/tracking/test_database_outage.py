@@ -17,6 +17,7 @@ import pytest
 
 from apex_mediation.demo.bidders import BidderProfile, DemoBidders
 from apex_mediation.stores.embedded_postgres import EmbeddedPostgres
+from tests.conftest import PHONE_BROWSER
 from tests.helpers import Tenant
 from tests.tracking.test_crash_safety import _count_events, _free_port, _start
 
@@ -51,7 +52,9 @@ async def _traffic(
     (auctions, 5xx, auctions whose beacon was acknowledged, filled auctions)."""
     auctions, server_errors, acknowledged, filled = 0, 0, set(), 0
     deadline = time.monotonic() + seconds
-    async with httpx.AsyncClient(base_url=base, timeout=5) as http:
+    # A phone's user agent: httpx's own is a scripted client, which the IVT checks block.
+    browser = {"User-Agent": PHONE_BROWSER}
+    async with httpx.AsyncClient(base_url=base, timeout=5, headers=browser) as http:
         while time.monotonic() < deadline:
             response = await http.post(
                 "/v1/auction",

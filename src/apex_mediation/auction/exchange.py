@@ -37,6 +37,7 @@ from apex_mediation.auction.sample_creative import sample_bid
 from apex_mediation.auction.snapshot import AppConfig, LineConfig, PlacementConfig
 from apex_mediation.auction.trace import CandidateOutcome
 from apex_mediation.auction.transport import BidderTransport
+from apex_mediation.ivt.scoring import ALLOWED, Decision
 from apex_mediation.privacy.policy import apply as apply_privacy
 from apex_mediation.privacy.policy import decide
 from apex_mediation.stores.cache import Cache
@@ -78,6 +79,7 @@ class AuctionResult:
     duration_ms: float
     no_fill_reason: str | None = None
     device_key: str | None = None  # hashed, for caps and unique-device counts
+    ivt: Decision = ALLOWED  # the invalid-traffic pre-check's decision
     notices: list[str] = field(default_factory=list)  # win/loss URLs, fired after the response
 
     @property
@@ -129,7 +131,11 @@ class Exchange:
         self.latency = LatencyTracker()
 
     async def run(
-        self, request: AuctionRequest, app: AppConfig, placement: PlacementConfig
+        self,
+        request: AuctionRequest,
+        app: AppConfig,
+        placement: PlacementConfig,
+        ivt: Decision = ALLOWED,
     ) -> AuctionResult:
         started, wall = time.monotonic(), time.time()
         tmax_ms = placement.timeout_ms
@@ -151,9 +157,18 @@ class Exchange:
             ranked=[],
             started_at=wall,
             duration_ms=0.0,
+            ivt=ivt,
         )
 
         result.device_key = pacing.device_key(request)
+        if ivt.blocked:  # invalid traffic: no bidder is called, not even a test fill
+            result.outcomes = [
+                CandidateOutcome(
+                    line.network, _kind(line), line.account_id, "blocked_ivt", ivt.reason_text
+                )
+                for line in (*placement.bidding, *placement.waterfall)
+            ]
+            return self._finish(result, started, no_fill="blocked_ivt")
         capped = await pacing.check(self.cache, placement, result.device_key, wall)
         candidates: list[Candidate] = []
         if capped is not None:
@@ -417,6 +432,8 @@ class Exchange:
                 currency=outcome.bid_currency or "USD",
                 test=result.test,
                 device_key=result.device_key or "",
+                ivt_ppm=result.ivt.verdict.score_ppm,
+                ivt_bits=result.ivt.verdict.bits,
                 now=result.started_at,
             )
             result.ranked.append(RankedEntry(outcome, price, token, self._tracking(token)))

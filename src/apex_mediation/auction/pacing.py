@@ -18,14 +18,29 @@ HOUR_S = 3600
 DAY_S = 86_400
 
 
+WEAK = "x"  # marks a key guessed from IP + user agent (not a hex digit, so never a hash's)
+
+
 def device_key(request: AuctionRequest) -> str | None:
-    """A stable per-device key: the advertising id, else the install id, else IP + user agent."""
+    """A stable per-device key: the advertising id, else the install id, else IP + user agent
+    (a guess: people behind one NAT with one phone model share it, so it is marked weak)."""
     device = request.device
     raw = device.ifa or request.install_id
-    if raw is None and device.ip:
-        raw = f"{device.ip}|{device.user_agent or ''}"
-    if raw is None:
-        return None
+    if raw is not None:
+        return hash_device(raw)
+    if device.ip:
+        return WEAK + hash_device(f"{device.ip}|{device.user_agent or ''}")[1:]
+    return None
+
+
+def strong_device(key: str | None) -> str | None:
+    """The key if it names one device (an advertising or install id), else None: per-device
+    rates over a guessed key would count a whole NAT as one device."""
+    return key if key and not key.startswith(WEAK) else None
+
+
+def hash_device(raw: str) -> str:
+    """The device key of an advertising or install id (block-lists name devices that way)."""
     return hashlib.sha256(raw.encode()).hexdigest()[:24]
 
 

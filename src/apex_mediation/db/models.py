@@ -507,3 +507,94 @@ class NotificationPreference(Base):
         Boolean, nullable=False, server_default=text("false")
     )
     updated_at: Mapped[dt.datetime] = _created()
+
+
+# -- 006_add_advanced_fraud_detection ------------------------------------------------------------
+
+IVT_LIST_KINDS = ("ip", "cidr", "device", "app")
+IVT_LIST_ACTIONS = ("allow", "block")
+
+
+class IvtRule(Base):
+    """A detection rule's weight (its contribution to the score) and whether it is on; a reason
+    without a row uses the shipped default (ivt/reasons.py)."""
+
+    __tablename__ = "ivt_rules"
+    __table_args__ = (CheckConstraint("weight_ppm BETWEEN 0 AND 1000000", name="weight_ppm"),)
+
+    reason: Mapped[str] = mapped_column(Text, primary_key=True)
+    enabled: Mapped[bool] = mapped_column(Boolean, nullable=False, server_default=text("true"))
+    weight_ppm: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    updated_at: Mapped[dt.datetime] = _created()
+
+
+class IvtListEntry(Base):
+    """An allow- or block-list entry by IP, CIDR, device key or app; platform-wide (operator)
+    when publisher_id is null, else one publisher's own."""
+
+    __tablename__ = "ivt_list_entries"
+    __table_args__ = (
+        CheckConstraint(_in("kind", IVT_LIST_KINDS), name="kind"),
+        CheckConstraint(_in("action", IVT_LIST_ACTIONS), name="action"),
+        Index(None, "publisher_id"),
+    )
+
+    id: Mapped[uuid.UUID] = _uuid_pk()
+    publisher_id: Mapped[uuid.UUID | None] = mapped_column(
+        UUID(as_uuid=True), ForeignKey("publishers.id", ondelete="CASCADE")
+    )
+    kind: Mapped[str] = mapped_column(Text, nullable=False)
+    value: Mapped[str] = mapped_column(Text, nullable=False)
+    action: Mapped[str] = mapped_column(Text, nullable=False)
+    note: Mapped[str] = mapped_column(Text, nullable=False, server_default=text("''"))
+    created_by: Mapped[uuid.UUID | None] = mapped_column(
+        UUID(as_uuid=True), ForeignKey("users.id", ondelete="SET NULL")
+    )
+    created_at: Mapped[dt.datetime] = _created()
+
+
+class IvtIpRange(Base):
+    """A data-centre or cloud range loaded by `apex ivt load-ranges` (source: the provider file)."""
+
+    __tablename__ = "ivt_ip_ranges"
+    __table_args__ = (Index(None, "source"),)
+
+    cidr: Mapped[str] = mapped_column(Text, primary_key=True)
+    source: Mapped[str] = mapped_column(Text, nullable=False)
+    loaded_at: Mapped[dt.datetime] = _created()
+
+
+class IvtThreshold(Base):
+    """A publisher's thresholds, in millionths of the score; no row: the safe defaults."""
+
+    __tablename__ = "ivt_thresholds"
+    __table_args__ = (
+        CheckConstraint("block_ppm BETWEEN 0 AND 1000000", name="block_ppm"),
+        CheckConstraint("flag_ppm BETWEEN 0 AND 1000000", name="flag_ppm"),
+    )
+
+    publisher_id: Mapped[uuid.UUID] = mapped_column(
+        UUID(as_uuid=True), ForeignKey("publishers.id", ondelete="CASCADE"), primary_key=True
+    )
+    block_ppm: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    flag_ppm: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    updated_at: Mapped[dt.datetime] = _created()
+
+
+class IvtDecision(Base):
+    """The audit trail of decisions about IVT policy: list entries added or removed, thresholds
+    and rules changed, ranges loaded, a model promoted. Per-request verdicts go to ClickHouse."""
+
+    __tablename__ = "ivt_decisions"
+    __table_args__ = (Index(None, "publisher_id", "created_at"),)
+
+    id: Mapped[uuid.UUID] = _uuid_pk()
+    publisher_id: Mapped[uuid.UUID | None] = mapped_column(
+        UUID(as_uuid=True), ForeignKey("publishers.id", ondelete="CASCADE")
+    )
+    actor: Mapped[str] = mapped_column(Text, nullable=False)
+    action: Mapped[str] = mapped_column(Text, nullable=False)
+    details: Mapped[dict[str, Any]] = mapped_column(
+        JSONB, nullable=False, server_default=text("'{}'")
+    )
+    created_at: Mapped[dt.datetime] = _created()

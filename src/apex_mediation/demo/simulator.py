@@ -17,6 +17,7 @@ from urllib.parse import urlsplit
 
 import httpx
 
+SDK_USER_AGENT = "Dalvik/2.1.0 (Linux; U; Android 14; Pixel 8 Build/AP1A.240305.019)"
 COUNTRIES = ("US", "DE", "GB", "FR", "BR", "IN", "JP", "CA")
 # A plausible consent mix: most traffic outside GDPR, some with it and a consent string.
 TCF_CONSENT = "CPXxRfAPXxRfAAfKABENB-CgAAAAAAAAAAYgAAAAAAAA"
@@ -104,7 +105,11 @@ class Simulator:
             "device_info": {"os": "android", "os_version": "14", "model": "Pixel 8"},
             "user_info": {"limit_ad_tracking": install.lat, "advertising_id": install.ifa},
         }
-        headers = {"X-Api-Key": self.sdk_key, self.geo_header: install.country}
+        headers = {
+            "X-Api-Key": self.sdk_key,
+            self.geo_header: install.country,
+            "User-Agent": SDK_USER_AGENT,  # what the Android SDK's HTTP client sends
+        }
         report.requests += 1
         try:
             response = await self.client.post("/v1/auction", json=body, headers=headers)
@@ -132,7 +137,11 @@ class Simulator:
         parts = urlsplit(url)
         try:
             response = await self.client.get(
-                f"{parts.path}?{parts.query}", headers={self.geo_header: headers[self.geo_header]}
+                f"{parts.path}?{parts.query}",
+                headers={
+                    self.geo_header: headers[self.geo_header],
+                    "User-Agent": SDK_USER_AGENT,
+                },
             )
         except httpx.HTTPError:
             if report is not None:

@@ -43,6 +43,7 @@ __all__ = [
     "by_country",
     "by_network",
     "daily_devices",
+    "filters_where",
     "overview",
     "realtime",
     "test_impressions",
@@ -174,7 +175,7 @@ def daily_devices(publisher_id: uuid.UUID, period: Period, filters: Filters) -> 
     """Unique devices per UTC day (days without any are absent); for DAU and ARPDAU."""
     needed = _filtered(filters)
     table = next(name for name, held in _DEVICE_TABLES if needed <= held)
-    where, params = _where(publisher_id, filters, ivt=True)
+    where, params = filters_where(publisher_id, filters, ivt=True)
     sql = f"""\
 SELECT day, uniqMerge(devices) AS unique_devices
 FROM {table}
@@ -270,7 +271,9 @@ def _report(
     alias = key or ("bucket" if time_key else "")
     branches = []
     for source, extra in ((events, _COUNTED_EVENTS), (auctions, auction_where)):
-        where, filter_params = _where(publisher_id, filters, ivt=source.ivt, network=source.network)
+        where, filter_params = filters_where(
+            publisher_id, filters, ivt=source.ivt, network=source.network
+        )
         params.update(filter_params)
         bound = ("start_day", "end_day") if source.daily else ("start", "end")
         time_range = (
@@ -306,7 +309,7 @@ def _filtered(filters: Filters) -> set[Dimension]:
     return {name for name in _ALL_DIMENSIONS if getattr(filters, name) is not None}
 
 
-def _where(
+def filters_where(
     publisher_id: uuid.UUID, filters: Filters, *, ivt: bool, network: str = "network"
 ) -> tuple[str, dict[str, object]]:
     """The tenant, the exclusions and the optional filters, as fixed text and parameters."""

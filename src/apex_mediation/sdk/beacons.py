@@ -17,6 +17,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from apex_mediation.auction import pacing
+from apex_mediation.ivt.detector import EventSignals
 from apex_mediation.sdk.errors import SdkError, error_response
 from apex_mediation.sdk.runtime import AuctionRuntime
 from apex_mediation.services import Services
@@ -70,20 +71,34 @@ async def _accept(request: Request, event: str) -> tuple[BeaconClaims | None, Re
         return None, error_response(400, SdkError.INVALID_REQUEST, f"token: {exc}")
     key = dedupe.key(event_id(token, event))
     if not await services.cache.add(key, dedupe.SEEN, ttl_s=runtime.dedupe_window_s):
+        await runtime.ivt.replayed(claims)  # evidence against the device's next events
         return claims, None  # a replay: acknowledged, counted once already
     snapshot = runtime.snapshots.current
     placement = snapshot.placements.get(claims.placement_id)
     app = snapshot.apps.get(claims.app_id)
+    publisher_id = placement.publisher_id if placement else (app.publisher_id if app else _NIL)
     country = request.headers.get(services.settings.geo_country_header, "").upper()[:2]
+    now = time.time()
+    verdict = await runtime.ivt.check_event(
+        EventSignals(
+            claims=claims,
+            event=event,
+            publisher_id=publisher_id,
+            ip=request.client.host if request.client else None,
+            user_agent=request.headers.get("user-agent"),
+            sdk_endpoint=app is None or app.platform != "web",
+            issued_at=runtime.signer.issued_at(claims),
+        ),
+        now,
+    )
+    invalid = verdict.invalid(runtime.ivt.config.current.thresholds_of(publisher_id))
     row: dict[str, Any] = {
         "event_id": key.removeprefix(dedupe.PREFIX),
         "event": event,
-        "received_at": dt.datetime.now(dt.UTC),
+        "received_at": dt.datetime.fromtimestamp(now, dt.UTC),
         "auction_id": claims.auction_id,
         "bid_id": claims.bid_id,
-        "publisher_id": placement.publisher_id
-        if placement
-        else (app.publisher_id if app else _NIL),
+        "publisher_id": publisher_id,
         "app_id": claims.app_id,
         "placement_id": claims.placement_id,
         "network": claims.network,
@@ -93,7 +108,9 @@ async def _accept(request: Request, event: str) -> tuple[BeaconClaims | None, Re
         "cpm_micros": claims.price_micros if event == event_names.IMPRESSION else 0,
         "currency": claims.currency,
         "test": int(claims.test),
-        "ivt": 0,
+        "ivt": int(invalid),  # stored, and left out of revenue and the headline figures
+        "ivt_score": verdict.score_ppm // 1000,
+        "ivt_reasons": list(verdict.reasons),
         "device_key": claims.device_key,
     }
     try:
@@ -103,9 +120,7 @@ async def _accept(request: Request, event: str) -> tuple[BeaconClaims | None, Re
         await services.cache.delete(key)
         return None, error_response(503, SdkError.INTERNAL_ERROR, "event not stored; retry")
     if event == event_names.IMPRESSION and placement is not None:
-        await pacing.record_impression(
-            services.cache, placement, claims.device_key or None, time.time()
-        )
+        await pacing.record_impression(services.cache, placement, claims.device_key or None, now)
     return claims, None
 
 

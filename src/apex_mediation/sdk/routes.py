@@ -8,6 +8,8 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import hashlib
+import time
+from dataclasses import replace
 from typing import Any
 
 import msgspec
@@ -16,10 +18,13 @@ from starlette.responses import Response
 from starlette.routing import Match, Route
 
 from apex_mediation.accounts import api_keys
+from apex_mediation.auction import pacing
 from apex_mediation.auction.exchange import AuctionResult
 from apex_mediation.auction.metrics import observe_auction
 from apex_mediation.auction.model import AuctionRequest
 from apex_mediation.auction.snapshot import AppConfig, PlacementConfig, Snapshot
+from apex_mediation.ivt.detector import RequestSignals
+from apex_mediation.ivt.scoring import Decision, decide
 from apex_mediation.sdk import beacons, telemetry
 from apex_mediation.sdk.errors import SdkError, error_response, json_response
 from apex_mediation.sdk.limits import over_limit
@@ -139,18 +144,58 @@ async def _run(
             )
         )
     country = _country(request, services)
+    declared_country = canonical.device.country
     if country:
         canonical = msgspec.structs.replace(
             canonical, device=msgspec.structs.replace(canonical.device, country=country)
         )
     runtime.sdk_versions.saw(app.id, canonical.platform, canonical.sdk_version)
-    result = await runtime.exchange.run(canonical, app, placement)
+    ivt = await _ivt_check(request, runtime, app, canonical, country, declared_country)
+    result = await runtime.exchange.run(canonical, app, placement, ivt)
     runtime.auction_log.record(result)
+    if result.ranked:
+        await runtime.ivt.saw_auction(result.auction_id, runtime.signer.ttl_s)
     await _keep_for_beacons(services, result)
     for url in result.notices:
         runtime.spawn(runtime.transport.fire_and_forget(url))
     observe_auction(placement.format, result.winner is not None, result.duration_ms)
     return result
+
+
+async def _ivt_check(
+    request: Request,
+    runtime: AuctionRuntime,
+    app: AppConfig,
+    canonical: AuctionRequest,
+    geo_country: str | None,
+    declared_country: str | None,
+) -> Decision:
+    """The invalid-traffic pre-check, before any bidder is called."""
+    device = canonical.device
+    headers = request.headers
+    purpose = f"{headers.get('sec-purpose', '')} {headers.get('purpose', '')}".lower()
+    signals = RequestSignals(
+        publisher_id=app.publisher_id,
+        app_id=app.id,
+        ip=_client_ip(request),
+        user_agent=headers.get("user-agent") or device.user_agent,
+        sdk_endpoint=canonical.platform != "web",
+        device_key=pacing.strong_device(pacing.device_key(canonical)),
+        geo_country=geo_country,
+        declared_country=declared_country,
+        timezone=device.timezone,
+        prefetch="prefetch" in purpose or "prerender" in purpose
+        or headers.get("x-moz", "").lower() == "prefetch",
+        screen_width=device.screen_width,
+        screen_height=device.screen_height,
+    )  # fmt: skip
+    verdict = await runtime.ivt.check_request(signals, time.time())
+    decision = decide(verdict, runtime.ivt.config.current.thresholds_of(app.publisher_id))
+    if decision.blocked and (app.test_mode or canonical.test):
+        # Test traffic is never counted or billed, and a developer trying an integration with
+        # curl must get an answer: judged and recorded, never blocked.
+        return replace(decision, blocked=False)
+    return decision
 
 
 async def _keep_for_beacons(services: Services, result: AuctionResult) -> None:

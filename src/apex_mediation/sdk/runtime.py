@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import logging
 import secrets
+import time
 from collections.abc import Coroutine
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,6 +17,8 @@ from apex_mediation.auction.exchange import Exchange, ExchangeSettings
 from apex_mediation.auction.snapshot import SnapshotStore
 from apex_mediation.auction.transport import BidderTransport
 from apex_mediation.background import Periodic
+from apex_mediation.ivt.config import IvtConfigStore
+from apex_mediation.ivt.detector import IvtDetector
 from apex_mediation.sdk.config_service import ConfigService
 from apex_mediation.sdk.config_signing import SigningKeyMissing, load_keyring
 from apex_mediation.sdk.limits import SdkLimits
@@ -35,6 +38,7 @@ RATES_REFRESH_S = 30.0
 SHIP_INTERVAL_S = 0.2  # beacons reach ClickHouse (and reports) within about this much
 STOP_DRAIN_S = 5.0
 VERSIONS_FLUSH_S = 10.0
+IVT_REFRESH_S = 5.0  # an operator's list or threshold change is live within this
 log = logging.getLogger(__name__)
 
 
@@ -50,12 +54,14 @@ class AuctionRuntime:
     ingest: IngestLog
     shipper: Shipper
     sdk_versions: SdkVersions
+    ivt: IvtDetector
     config: ConfigService | None = None
     config_error: str | None = None  # why signed configs cannot be served (no signing key)
     _background: set[asyncio.Task[None]] = field(default_factory=set)
     _rates_loop: Periodic = field(init=False)
     _ship_loop: Periodic = field(init=False)
     _versions_loop: Periodic = field(init=False)
+    _ivt_loop: Periodic = field(init=False)
 
     def __post_init__(self) -> None:
         async def refresh_rates() -> None:  # reloads when the override file changed
@@ -64,6 +70,7 @@ class AuctionRuntime:
         self._rates_loop = Periodic("currency table refresh", RATES_REFRESH_S, refresh_rates)
         self._ship_loop = Periodic("ingest shipping", SHIP_INTERVAL_S, self.shipper.ship_once)
         self._versions_loop = Periodic("sdk versions", VERSIONS_FLUSH_S, self.sdk_versions.flush)
+        self._ivt_loop = Periodic("ivt policy refresh", IVT_REFRESH_S, self.ivt.config.refresh)
 
     @property
     def dedupe_window_s(self) -> int:
@@ -86,6 +93,11 @@ class AuctionRuntime:
         await self.resume(analytics, cache)
         await self.snapshots.refresh(force=True)
         self.snapshots.start()
+        try:
+            await self.ivt.config.refresh(force=True)
+        except Exception as exc:  # the shipped lists and defaults hold until the next refresh
+            log.warning("ivt policy unreadable (%s); using the shipped defaults", exc)
+        self._ivt_loop.start()
         self._rates_loop.start()
         # What an earlier run acknowledged but did not deliver is shipped first.
         self._ship_loop.start()
@@ -114,6 +126,7 @@ class AuctionRuntime:
     async def stop(self) -> None:
         await self._rates_loop.stop()
         await self._versions_loop.stop()
+        await self._ivt_loop.stop()
         with contextlib.suppress(Exception):
             await self.sdk_versions.flush()
         await self.snapshots.stop()
@@ -150,6 +163,7 @@ def build_runtime(services: Services) -> AuctionRuntime:
         ingest=ingest,
         shipper=Shipper(ingest, services.analytics),
         sdk_versions=SdkVersions(services.postgres),
+        ivt=IvtDetector(IvtConfigStore(services.postgres), services.cache, time.time()),
         snapshots=SnapshotStore(services.postgres, settings.secret, settings.snapshot_refresh_s),
         exchange=exchange,
         auction_log=AuctionLog(

@@ -45,6 +45,10 @@ def rows(result: AuctionResult) -> tuple[dict[str, Any], list[dict[str, Any]]]:
         "clearing_price_micros": winner.ecpm_micros if winner else 0,
         "candidates": len(result.outcomes),
         "no_fill_reason": result.no_fill_reason or "",
+        # Invalid requests (blocked or only flagged) are left out of the publisher's figures.
+        "ivt": int(result.ivt.invalid),
+        "ivt_score": result.ivt.verdict.score_ppm // 1000,
+        "ivt_reasons": list(result.ivt.verdict.reasons),
     }
     bids = [
         {

@@ -35,6 +35,11 @@ class BeaconClaims(msgspec.Struct, array_like=True, frozen=True):
     test: bool
     expires_at: int  # unix seconds
     device_key: str = ""  # hashed device key, for frequency caps and unique-device counts
+    # The auction's invalid-traffic verdict, carried to its events (signed, so not forgeable):
+    # score in millionths and its reasons as a bit set (ivt/reasons.py). Trailing fields with
+    # defaults: tokens issued before they existed still decode.
+    ivt_ppm: int = 0
+    ivt_bits: int = 0
 
 
 class InvalidToken(Exception):
@@ -73,6 +78,8 @@ class TokenSigner:
         currency: str,
         test: bool,
         device_key: str = "",
+        ivt_ppm: int = 0,
+        ivt_bits: int = 0,
         now: float | None = None,
     ) -> str:
         expires = int(now if now is not None else time.time()) + self.ttl_s
@@ -88,9 +95,14 @@ class TokenSigner:
             test,
             expires,
             device_key,
+            ivt_ppm,
+            ivt_bits,
         )
         payload = _encoder.encode(claims)
         return f"{_b64(payload)}.{_b64(self._mac(payload))}"
+
+    def issued_at(self, claims: BeaconClaims) -> int:
+        return claims.expires_at - self.ttl_s
 
     def verify(self, token: str, now: float | None = None) -> BeaconClaims:
         try:

@@ -19,6 +19,7 @@ from apex_mediation.accounts.identity import Actor
 from apex_mediation.api.deps import CurrentActor, ServicesDep
 from apex_mediation.api.schemas import Out
 from apex_mediation.auction.model import AdFormat
+from apex_mediation.reporting import ivt as ivt_report
 from apex_mediation.reporting import params, service, transparency
 from apex_mediation.reporting.export import to_csv
 from apex_mediation.reporting.params import Filters, Granularity, Period
@@ -362,6 +363,59 @@ async def sdk_versions(
         for row in rows
     ]
     return SdkVersionsOut(**_period(period), data=data)
+
+
+class IvtRowOut(Out):
+    key: str  # the reason, app id, placement id, network, country, format or bucket start
+    impressions: int
+    invalid_impressions: int
+    invalid_impression_share: float
+    clicks: int
+    invalid_clicks: int
+    requests: int
+    invalid_requests: int
+    invalid_request_share: float
+
+
+class IvtReportOut(Out):
+    start_date: datetime
+    end_date: datetime
+    group_by: str
+    totals: IvtRowOut
+    data: list[IvtRowOut]
+
+
+def _ivt_row(row: ivt_report.IvtRow) -> IvtRowOut:
+    return IvtRowOut(
+        key=row.key,
+        impressions=row.impressions,
+        invalid_impressions=row.invalid_impressions,
+        invalid_impression_share=row.invalid_impression_share,
+        clicks=row.clicks,
+        invalid_clicks=row.invalid_clicks,
+        requests=row.requests,
+        invalid_requests=row.invalid_requests,
+        invalid_request_share=row.invalid_request_share,
+    )
+
+
+@router.get("/ivt", response_model=IvtReportOut)
+async def ivt(
+    actor: ReportingActor,
+    services: ServicesDep,
+    period: PeriodDep,
+    filters: FiltersDep,
+    group_by: Annotated[ivt_report.GroupBy, Query(alias="groupBy")] = "reason",
+) -> IvtReportOut:
+    """Invalid traffic: the share of impressions, clicks and requests that was invalid, by
+    reason (against the period's totals), app, placement, network, country, format or time."""
+    result = await ivt_report.report(services.analytics, actor.tenant(), period, filters, group_by)
+    return IvtReportOut(
+        **_period(period),
+        group_by=group_by,
+        totals=_ivt_row(result.totals),
+        data=[_ivt_row(row) for row in result.rows],
+    )
 
 
 _ROW_MODELS: dict[str, type[Out]] = {

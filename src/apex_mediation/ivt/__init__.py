@@ -1,0 +1,1 @@
+"""Invalid traffic: rules, lists, scores."""
