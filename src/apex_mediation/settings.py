@@ -65,6 +65,11 @@ class Settings(BaseSettings):
     # A header set by a trusted proxy or CDN with the client's ISO country code.
     geo_country_header: str = Field("cf-ipcountry", alias="APEX_GEO_COUNTRY_HEADER")
 
+    @property
+    def geo_header_key(self) -> bytes:
+        """The geo header's name as ASGI carries it (lower-case bytes)."""
+        return self.geo_country_header.lower().encode("latin-1")
+
     # Bidder calls to loopback/private addresses: allowed outside production (local bidders).
     bidders_allow_private: bool | None = Field(None, alias="APEX_BIDDERS_ALLOW_PRIVATE")
     demo_bidders_port: int = Field(8700, alias="APEX_DEMO_BIDDERS_PORT", ge=1, le=65535)

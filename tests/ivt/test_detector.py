@@ -76,8 +76,8 @@ def test_thresholds_decide_block_and_flag() -> None:
 
 
 async def test_an_honest_request_is_clean(detector: IvtDetector) -> None:
-    for n in range(10):
-        verdict = await detector.check_request(signals(), NOW + n)
+    for n in range(10):  # an ad every five seconds: a busy player, not a bot
+        verdict = await detector.check_request(signals(), NOW + 5 * n)
         assert verdict.reasons == (), n
 
 
@@ -120,8 +120,11 @@ async def test_rates_trip_past_their_limits(detector: IvtDetector) -> None:
         for n in range(limits.device_requests + 1)
     ]
     assert all(r == () for r in results[:-1]) and results[-1] == ("device_rate",)
+    # Past the limit, the device stays suspect after its window has moved on.
+    later = await detector.check_request(signals(device_key="b" * 24), NOW + 120)
+    assert later.reasons == ("device_rate",)
     many = [
-        (await detector.check_request(signals(device_key="c" * 24, ip=f"86.1.2.{n}"), NOW + n))
+        await detector.check_request(signals(device_key="c" * 24, ip=f"86.1.2.{n}"), NOW + 3 * n)
         for n in range(limits.device_ips_per_10min + 1)
     ]
     assert many[-2].reasons == () and many[-1].reasons == ("device_many_ips",)
@@ -138,18 +141,24 @@ def claims(auction: str, device: str = "d" * 24, bits: int = 0) -> BeaconClaims:
 
 
 def event(c: BeaconClaims, name: str, issued: float = NOW, ip: str = HOME) -> EventSignals:
-    return EventSignals(c, name, PUBLISHER, ip, PHONE, True, issued)
+    return EventSignals(c, name, PUBLISHER, ip, PHONE, True, issued, f"seen:{c.auction_id}")
+
+
+async def shown(detector: IvtDetector, c: BeaconClaims, at: float) -> tuple[str, ...]:
+    """An impression as the beacon path counts it: its dedupe entry holds when it was seen."""
+    await detector.behaviour.cache.set(f"seen:{c.auction_id}", repr(at).encode(), 3600)
+    return (await detector.check_event(event(c, "impression"), at)).reasons
 
 
 async def test_event_reasons(detector: IvtDetector) -> None:
     seen = claims("a1")
     await detector.saw_auction("a1", 3600)
-    assert (await detector.check_event(event(seen, "impression"), NOW)).reasons == ()
+    assert await shown(detector, seen, NOW) == ()
     assert (await detector.check_event(event(seen, "click"), NOW + 0.3)).reasons == ("fast_click",)
     assert (await detector.check_event(event(seen, "reward"), NOW + 2)).reasons == ("fast_reward",)
     slow = claims("a2", device="e" * 24)
     await detector.saw_auction("a2", 3600)
-    await detector.check_event(event(slow, "impression"), NOW)
+    await shown(detector, slow, NOW)
     assert (await detector.check_event(event(slow, "click"), NOW + 3)).reasons == ()
     assert (await detector.check_event(event(slow, "reward"), NOW + 20)).reasons == ()
     # An auction this server never ran: flagged only for tokens issued since it started.

@@ -4,6 +4,11 @@ shared by every process when REDIS_URL is set).
 Limits are set well above what a person does, because each is evidence, not proof: a family
 behind one address, a phone moving between Wi-Fi and mobile data, a quick tap. The weights in
 reasons.py decide whether one signal alone blocks (device_rate, click_burst) or only flags.
+
+A device or an address that trips a behavioural limit stays suspect for a while (`SUSPECT_S`):
+its next requests and events carry the same reason. A bot does not slow down once it is over
+the limit, and its impressions arrive after the auction that tripped it; without the memory,
+everything it sent up to the limit, and every beacon of those auctions, would count.
 """
 
 from __future__ import annotations
@@ -13,6 +18,7 @@ from dataclasses import dataclass
 from apex_mediation.stores.cache import Cache
 
 PREFIX = "ivt:"
+SUSPECT_S = 600.0
 
 
 @dataclass(frozen=True)
@@ -20,14 +26,15 @@ class Limits:
     # Short windows catch a bot within seconds; the limits are what no person reaches even
     # briefly: an app asks for an ad every several seconds at most, a feed shows a few.
     window_s: float = 10.0
-    device_requests: int = 10  # per window: one a second, sustained
-    ip_requests: int = 40  # per window: carrier NAT puts many people behind one address
-    device_impressions: int = 8  # per window
-    device_ips_per_10min: int = 6  # Wi-Fi, mobile data, a few hand-overs
-    device_clicks_per_min: int = 4
+    device_requests: int = 6  # per window
+    # Per window. Carrier NAT puts many people behind one address, hence a signal that only
+    # flags (weight 0.6); an operator with much carrier traffic can lower its weight to 0.
+    ip_requests: int = 20
+    device_impressions: int = 6  # per window
+    device_ips_per_10min: int = 4  # Wi-Fi, mobile data, back to Wi-Fi, one hand-over
+    device_clicks_per_min: int = 3
     fast_click_s: float = 1.0  # a person needs about a second to see and tap
     fast_reward_s: float = 5.0  # the shortest rewarded videos run 5 s and more
-    replay_memory_s: float = 3600.0  # a device that replayed a token stays suspect this long
 
 
 DEFAULT_LIMITS = Limits()
@@ -38,19 +45,38 @@ class Behaviour:
         self.cache = cache
         self.limits = limits
 
+    # -- suspicion that outlives the window -------------------------------------------------
+    async def _suspect(self, key: str, reasons: list[str]) -> None:
+        if reasons:
+            await self.cache.set(f"{PREFIX}sus:{key}", ",".join(reasons).encode(), SUSPECT_S)
+
+    async def suspicion(self, key: str) -> list[str]:
+        """The reasons a device (its key) or an address ("ip:" + address) is suspect for."""
+        stored = await self.cache.get(f"{PREFIX}sus:{key}")
+        return stored.decode().split(",") if stored else []
+
+    # -- requests ---------------------------------------------------------------------------
     async def request(self, device_key: str | None, ip: str | None, now: float) -> list[str]:
         reasons: list[str] = []
         limits = self.limits
         if device_key:
+            found = []
             hits = await self.cache.hit_window(f"{PREFIX}dr:{device_key}", limits.window_s, now)
             if hits > limits.device_requests:
-                reasons.append("device_rate")
+                found.append("device_rate")
             if ip and await self._distinct_ips(device_key, ip, now) > limits.device_ips_per_10min:
-                reasons.append("device_many_ips")
+                found.append("device_many_ips")
+            await self._suspect(device_key, found)
+            # A replayed beacon condemns the device's beacons, not its ad requests.
+            earlier = [r for r in await self.suspicion(device_key) if r != "replayed_token"]
+            reasons += found or earlier
         if ip:
             hits = await self.cache.hit_window(f"{PREFIX}ir:{ip}", limits.window_s, now)
             if hits > limits.ip_requests:
+                await self._suspect(f"ip:{ip}", ["ip_rate"])
                 reasons.append("ip_rate")
+            else:
+                reasons += await self.suspicion(f"ip:{ip}")
         return reasons
 
     async def _distinct_ips(self, device_key: str, ip: str, now: float) -> int:
@@ -63,17 +89,29 @@ class Behaviour:
         stored = await self.cache.get(count_key)
         return int(stored) if stored else 1
 
-    async def impression(self, device_key: str, shown_key: str, now: float) -> list[str]:
-        await self.cache.set(f"{PREFIX}imp:{shown_key}", repr(now).encode(), ttl_s=3600.0)
+    # -- events -----------------------------------------------------------------------------
+    async def event(self, device_key: str) -> list[str]:
+        """What the device is suspect for (a limit it tripped, a token it replayed)."""
+        return await self.suspicion(device_key) if device_key else []
+
+    async def impression(self, device_key: str, now: float) -> list[str]:
         if not device_key:
             return []
         window = self.limits.window_s
         hits = await self.cache.hit_window(f"{PREFIX}di:{device_key}", window, now)
-        return ["impression_rate"] if hits > self.limits.device_impressions else []
+        found = ["impression_rate"] if hits > self.limits.device_impressions else []
+        await self._suspect(device_key, found)
+        return found
 
-    async def since_impression(self, shown_key: str, now: float) -> float | None:
-        stored = await self.cache.get(f"{PREFIX}imp:{shown_key}")
-        return now - float(stored) if stored else None
+    async def since_impression(self, impression_key: str, now: float) -> float | None:
+        """Seconds since the impression was counted: its key holds the time it was seen (or
+        an older marker without one, which times nothing)."""
+        stored = await self.cache.get(impression_key) if impression_key else None
+        try:
+            seen = float(stored) if stored else None
+        except ValueError:
+            return None
+        return now - seen if seen is not None and seen > 1 else None
 
     async def click(self, device_key: str, shown_key: str, now: float) -> list[str]:
         reasons: list[str] = []
@@ -83,6 +121,7 @@ class Behaviour:
         if device_key:
             hits = await self.cache.hit_window(f"{PREFIX}dc:{device_key}", 60.0, now)
             if hits > self.limits.device_clicks_per_min:
+                await self._suspect(device_key, ["click_burst"])
                 reasons.append("click_burst")
         return reasons
 
@@ -92,16 +131,10 @@ class Behaviour:
         return ["fast_reward"] if fast else []
 
     async def replayed(self, device_key: str) -> None:
-        """A token sent again: the device is suspect for a while (the replay itself is not
-        stored, so the evidence lands on the device's next events)."""
+        """A token sent again: the replay itself is not stored, so the evidence lands on the
+        device's next events."""
         if device_key:
-            ttl = self.limits.replay_memory_s
-            await self.cache.set(f"{PREFIX}replayer:{device_key}", b"1", ttl_s=ttl)
-
-    async def is_replayer(self, device_key: str) -> bool:
-        if not device_key:
-            return False
-        return await self.cache.get(f"{PREFIX}replayer:{device_key}") is not None
+            await self._suspect(device_key, ["replayed_token"])
 
     async def saw_auction(self, auction_id: str, ttl_s: float) -> None:
         await self.cache.set(f"{PREFIX}auc:{auction_id}", b"1", ttl_s=ttl_s)

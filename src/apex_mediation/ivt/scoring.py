@@ -7,7 +7,7 @@ reasons travel as a bit set in the beacon token (ivt/reasons.py fixes each reaso
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 
 from apex_mediation.ivt.reasons import BITS, REASONS
@@ -51,9 +51,11 @@ class Verdict:
 CLEAN = Verdict()
 
 
-def combine(reasons: Iterable[str], weights: Mapping[str, int]) -> Verdict:
+def combine(reasons: Collection[str], weights: Mapping[str, int]) -> Verdict:
     """Independent evidence: score = 1 - prod(1 - weight), over distinct enabled reasons.
     `weights` maps a reason to its weight in millionths; a reason missing from it is disabled."""
+    if not reasons:  # nearly every request and event: nothing to weigh
+        return CLEAN
     found = tuple(dict.fromkeys(r for r in reasons if weights.get(r, 0) > 0))
     if not found:
         return CLEAN
@@ -79,6 +81,8 @@ def reasons_to_bits(reasons: Iterable[str]) -> int:
 
 
 def bits_to_reasons(bits: int) -> tuple[str, ...]:
+    if not bits:  # nearly every token
+        return ()
     return tuple(name for name in REASONS if bits >> BITS[name] & 1)
 
 

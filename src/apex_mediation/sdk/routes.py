@@ -36,6 +36,7 @@ from apex_mediation.services import Services
 MAX_BODY_BYTES = 256 * 1024
 CREATIVE_TTL_S = 300
 CORS_MAX_AGE = "600"
+BANNER_WIDTH = 320  # points: a banner request without a size asks for the standard one
 
 
 class BodyTooLarge(Exception):
@@ -188,6 +189,7 @@ async def _ivt_check(
         or headers.get("x-moz", "").lower() == "prefetch",
         screen_width=device.screen_width,
         screen_height=device.screen_height,
+        ad_width=canonical.width or (BANNER_WIDTH if canonical.ad_format == "banner" else None),
     )  # fmt: skip
     verdict = await runtime.ivt.check_request(signals, time.time())
     decision = decide(verdict, runtime.ivt.config.current.thresholds_of(app.publisher_id))

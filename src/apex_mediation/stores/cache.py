@@ -130,6 +130,7 @@ class MemoryCache:
         at = mono if now is None else now
         self._entries.pop(full, None)  # as in Redis, the window replaces a plain value
         window = self._live_window(full, mono)
+        created = window is None
         if window is None:
             window = self._windows[full] = _Window()
         hits = window.hits
@@ -137,7 +138,8 @@ class MemoryCache:
             hits.popleft()
         hits.append(at)
         window.expires_at = mono + window_s
-        self._schedule(window.expires_at, full)
+        if created:  # later hits only push the deadline back: the sweep reschedules then
+            self._schedule(window.expires_at, full)
         self._sweep(mono)
         return len(hits)
 
@@ -194,7 +196,9 @@ class MemoryCache:
             _, full = heapq.heappop(self._deadlines)
             # Each lookup deletes the key only if its current deadline has passed.
             self._live_entry(full, now)
-            self._live_window(full, now)
+            window = self._live_window(full, now)
+            if window is not None:  # hit since it was scheduled: due later
+                self._schedule(window.expires_at, full)
 
 
 # -- Redis -----------------------------------------------------------------------------------

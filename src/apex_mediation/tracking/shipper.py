@@ -150,13 +150,18 @@ class Shipper:
         if records is None:
             path = self.log.directory / segment_name(segment)
             records = [r for r in read_records(path, start) if r.end <= end]
-        by_table: dict[str, list[dict[str, Any]]] = defaultdict(list)
+        # Grouped by table and by the rows' columns: a log written partly by an older version
+        # (before a migration added columns) holds rows of both shapes in one range.
+        by_shape: dict[tuple[str, tuple[str, ...]], list[dict[str, Any]]] = defaultdict(list)
         for record in records:
             decoded = _decoder.decode(record.payload)
-            by_table[decoded.table].append(decoded.row)
+            by_shape[(decoded.table, tuple(decoded.row))].append(decoded.row)
+        shapes = sorted(by_shape.items())
         try:
-            for table, rows in sorted(by_table.items()):
+            for n, ((table, _), rows) in enumerate(shapes):
                 token = f"{segment}:{start}:{end}:{table}"
+                if sum(1 for (other, _), _ in shapes if other == table) > 1:
+                    token += f":{n}"  # deterministic: the same records give the same groups
                 await self.analytics.insert(table, rows, dedup_token=token)
                 shipped_total.labels(table).inc(len(rows))
         except AnalyticsError:
