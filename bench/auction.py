@@ -48,6 +48,8 @@ import psutil
 import psycopg
 from loadgen import LoadResult
 
+from apex_mediation.demo.simulator import SDK_USER_AGENT
+
 BENCH = Path(__file__).resolve().parent
 PYTHON = sys.executable
 APEX = str(Path(sys.executable).parent / "apex")
@@ -554,20 +556,28 @@ def main(argv: list[str] | None = None) -> int:
     return run_bench(parse_args(argv), _run, "apex-bench-")
 
 
-def _run(args: argparse.Namespace, work: Path, procs: Processes, database_url: str | None) -> int:
-    started = time.monotonic()
-    apex_port, baseline_port = free_port(), free_port()
-    env = {
+def apex_env(work: Path, database_url: str | None, port: int, secret: str) -> dict[str, str]:
+    """`apex serve` as in production, in the bench's own folder: embedded chDB, in-process
+    cache, a fresh database (or the embedded server), warnings only."""
+    return {
         **os.environ,
         "APEX_ENV": "production",
-        "APEX_SECRET_KEY": secrets.token_urlsafe(48),
+        "APEX_SECRET_KEY": secret,
         "APEX_DATA_DIR": str(work / "data"),
         "DATABASE_URL": database_url or "",
         "CLICKHOUSE_URL": "",
         "REDIS_URL": "",
         "APEX_HOST": "127.0.0.1",
-        "APEX_PORT": str(apex_port),
+        "APEX_PORT": str(port),
         "APEX_LOG_LEVEL": "WARNING",
+    }
+
+
+def _run(args: argparse.Namespace, work: Path, procs: Processes, database_url: str | None) -> int:
+    started = time.monotonic()
+    apex_port, baseline_port = free_port(), free_port()
+    env = {
+        **apex_env(work, database_url, apex_port, secrets.token_urlsafe(48)),
         "APEX_SDK_RATE_PER_IP": UNLIMITED,
         "APEX_SDK_RATE_PER_APP": UNLIMITED,
         # Production refuses bidder calls to loopback (SSRF guard); the fake bidders live there.
@@ -605,7 +615,8 @@ def _run(args: argparse.Namespace, work: Path, procs: Processes, database_url: s
     except Exception:
         say(procs.log_tail("apex"))
         raise
-    sdk_headers = {"X-Api-Key": setup.sdk_key}
+    # The Android SDK's HTTP client, as the invalid-traffic checks expect on this endpoint.
+    sdk_headers = {"X-Api-Key": setup.sdk_key, "User-Agent": SDK_USER_AGENT}
     apex_url = f"{apex_base}/v1/auction"
     body = json.dumps(android_body(setup.placement_id)).encode()
     hung_body = json.dumps(android_body(setup.hung_placement_id)).encode()

@@ -84,6 +84,7 @@ from auction import (
     Processes,
     _check,
     _fmt,
+    apex_env,
     bench_app,
     free_port,
     run_bench,
@@ -679,16 +680,7 @@ def _run(args: argparse.Namespace, work: Path, procs: Processes, database_url: s
     apex_port, baseline_port, framework_port = free_port(), free_port(), free_port()
     secret = secrets.token_urlsafe(48)
     env = {
-        **os.environ,
-        "APEX_ENV": "production",
-        "APEX_SECRET_KEY": secret,
-        "APEX_DATA_DIR": str(work / "data"),
-        "DATABASE_URL": database_url or "",
-        "CLICKHOUSE_URL": "",
-        "REDIS_URL": "",
-        "APEX_HOST": "127.0.0.1",
-        "APEX_PORT": str(apex_port),
-        "APEX_LOG_LEVEL": "WARNING",
+        **apex_env(work, database_url, apex_port, secret),
         "APEX_SDK_RATE_PER_IP": UNLIMITED,
         "APEX_SDK_RATE_PER_APP": UNLIMITED,
     }

@@ -51,6 +51,7 @@ from auction import (
     UNLIMITED,
     Processes,
     _check,
+    apex_env,
     bench_app,
     free_port,
     read_line,
@@ -401,16 +402,7 @@ def _run(args: argparse.Namespace, work: Path, procs: Processes, database_url: s
     started = time.monotonic()
     port = free_port()
     env = {
-        **os.environ,
-        "APEX_ENV": "production",
-        "APEX_SECRET_KEY": secrets.token_urlsafe(48),
-        "APEX_DATA_DIR": str(work / "data"),
-        "DATABASE_URL": database_url or "",
-        "CLICKHOUSE_URL": "",
-        "REDIS_URL": "",
-        "APEX_HOST": "127.0.0.1",
-        "APEX_PORT": str(port),
-        "APEX_LOG_LEVEL": "WARNING",
+        **apex_env(work, database_url, port, secrets.token_urlsafe(48)),
         "APEX_GEO_COUNTRY_HEADER": GEO_HEADER,
         "APEX_SDK_RATE_PER_IP": UNLIMITED,
         "APEX_SDK_RATE_PER_APP": UNLIMITED,

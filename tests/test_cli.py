@@ -75,3 +75,36 @@ def test_migrate_check_and_create_publisher(fresh_database: str, tmp_path: Path)
     again = apex(*args, env=env)
     assert again.returncode == 1
     assert "already exists" in again.stdout
+
+
+def test_ivt_commands(fresh_database: str, tmp_path: Path) -> None:
+    env = {"APEX_DATA_DIR": str(tmp_path), "DATABASE_URL": fresh_database}
+    assert apex("migrate", env=env).returncode == 0
+    aws = tmp_path / "ip-ranges.json"
+    aws.write_text(
+        '{"syncToken": "1", "createDate": "2026-11-25-00-00-00", "prefixes": ['
+        '{"ip_prefix": "3.5.140.0/22", "region": "ap-northeast-2", "service": "EC2"},'
+        '{"ip_prefix": "3.5.140.0/22", "region": "ap-northeast-2", "service": "AMAZON"}],'
+        '"ipv6_prefixes": [{"ipv6_prefix": "2600:1f14::/35", "service": "EC2"}]}'
+    )
+    loaded = apex("ivt", "load-ranges", str(aws), env=env)
+    assert loaded.returncode == 0, loaded.stdout + loaded.stderr
+    assert "2 ranges loaded" in loaded.stdout and "(aws)" in loaded.stdout
+    bad = tmp_path / "bad.txt"
+    bad.write_text("10.0.0.0/8\nnot-a-range\n")
+    refused = apex("ivt", "load-ranges", str(bad), env=env)
+    assert refused.returncode == 1 and "not-a-range" in refused.stdout
+    listed = apex("ivt", "list-add", "--kind", "ip", "--value", "203.0.113.9", env=env)
+    assert listed.returncode == 0 and "block ip 203.0.113.9" in listed.stdout
+    wrong = apex("ivt", "list-add", "--kind", "ip", "--value", "nine", env=env)
+    assert wrong.returncode == 1 and "value:" in wrong.stdout
+    publisher = apex(
+        "admin", "create-publisher", "--name", "Acme", "--email", "ivt@acme.example",
+        "--password", "a long enough password", env=env,
+    )  # fmt: skip
+    publisher_id = publisher.stdout.split("publisher ", 1)[1].split()[0]
+    inverted = apex(
+        "ivt", "thresholds", "--publisher", publisher_id, "--block", "0.5", "--flag", "0.8",
+        env=env,
+    )  # fmt: skip
+    assert inverted.returncode == 1 and "flag:" in inverted.stdout

@@ -16,12 +16,14 @@ import typer
 import uvicorn
 from rich.console import Console
 from rich.table import Table
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from apex_mediation import schema
 from apex_mediation.app import create_app
+from apex_mediation.cli_ivt import in_session
 from apex_mediation.cli_ivt import ivt as ivt_commands
 from apex_mediation.demo.seed import DemoCredentials
-from apex_mediation.services import Services, open_postgres_only, open_services
+from apex_mediation.services import Services, open_services
 from apex_mediation.settings import Settings, SettingsError, get_settings
 
 app = typer.Typer(help="Apex Mediation: open, self-hostable ad mediation.", no_args_is_help=True)
@@ -347,7 +349,6 @@ def create_publisher(
     operator: Annotated[bool, typer.Option(help="Make the owner a platform operator")] = False,
 ) -> None:
     """Create a publisher and its owner account."""
-    from apex_mediation.accounts.errors import DomainError
     from apex_mediation.accounts.identity import Actor
     from apex_mediation.accounts.publishers import create_publisher as create
 
@@ -358,28 +359,18 @@ def create_publisher(
         ) or secrets.token_urlsafe(16)
         console.print(f"password: {password}")
 
-    async def run() -> None:
-        postgres = await open_postgres_only(settings, pool_size=1)
-        try:
-            async with postgres.session() as session:
-                created = await create(
-                    session,
-                    name=name,
-                    owner_email=email,
-                    owner_password=password,
-                    actor=Actor.system(),
-                    is_platform_operator=operator,
-                )
-                await session.commit()
-                console.print(f"publisher {created.publisher.id} created; owner {email}")
-        finally:
-            await postgres.close()
+    async def step(session: AsyncSession) -> None:
+        created = await create(
+            session,
+            name=name,
+            owner_email=email,
+            owner_password=password,
+            actor=Actor.system(),
+            is_platform_operator=operator,
+        )
+        console.print(f"publisher {created.publisher.id} created; owner {email}")
 
-    try:
-        asyncio.run(run())
-    except DomainError as exc:
-        console.print(f"[red]{exc.field or 'error'}:[/red] {exc.message}")
-        raise typer.Exit(1) from exc
+    in_session(step, settings)
 
 
 @keys.command("create")

@@ -1,4 +1,5 @@
-"""`apex ivt`: the operator's invalid-traffic commands (ranges, lists, thresholds)."""
+"""`apex ivt`: the operator's invalid-traffic commands (ranges, lists, thresholds), and the
+one-transaction runner the other database commands share."""
 
 from __future__ import annotations
 
@@ -14,16 +15,21 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from apex_mediation.accounts.errors import DomainError
 from apex_mediation.services import open_postgres_only
-from apex_mediation.settings import get_settings
+from apex_mediation.settings import Settings, get_settings
 
 ivt = typer.Typer(help="Invalid traffic: ranges, lists, thresholds.", no_args_is_help=True)
 console = Console()
 ACTOR = "operator (cli)"
 
 
-def _run(step: Callable[[AsyncSession], Awaitable[None]]) -> None:
+def in_session(
+    step: Callable[[AsyncSession], Awaitable[None]], settings: Settings | None = None
+) -> None:
+    """Run `step` in one PostgreSQL transaction (committed after it), PostgreSQL only, so
+    beside a serving process; a domain error is printed and exits 1."""
+
     async def run() -> None:
-        postgres = await open_postgres_only(get_settings(), pool_size=1)
+        postgres = await open_postgres_only(settings or get_settings(), pool_size=1)
         try:
             async with postgres.session() as session:
                 await step(session)
@@ -68,7 +74,7 @@ def load_ranges(
         stored = await store.load_ranges(session, ACTOR, name, cidrs)
         console.print(f"{stored} ranges loaded from {file} ({detected}) as {name!r}")
 
-    _run(step)
+    in_session(step)
 
 
 @ivt.command("list-add")
@@ -98,7 +104,7 @@ def list_add(
         )
         console.print(f"{entry.action} {entry.kind} {entry.value} (entry {entry.id})")
 
-    _run(step)
+    in_session(step)
 
 
 @ivt.command("thresholds")
@@ -120,4 +126,4 @@ def thresholds(
         )
         console.print(f"publisher {publisher}: block at {block}, flag at {flag}")
 
-    _run(step)
+    in_session(step)
