@@ -573,6 +573,17 @@ def apex_env(work: Path, database_url: str | None, port: int, secret: str) -> di
     }
 
 
+def prepare_apex(env: dict[str, str], work: Path, database_url: str | None) -> None:
+    """`apex migrate` and `apex keys create` for a bench's server, or a clear failure."""
+    say(f"postgres: {database_url.rsplit('/', 1)[1] if database_url else 'embedded'}")
+    for command in (["migrate"], ["keys", "create"]):
+        done = subprocess.run(
+            [APEX, *command], env=env, cwd=work, capture_output=True, text=True, timeout=300
+        )
+        if done.returncode != 0:
+            raise RuntimeError(f"apex {' '.join(command)} failed:\n{done.stdout}{done.stderr}")
+
+
 def _run(args: argparse.Namespace, work: Path, procs: Processes, database_url: str | None) -> int:
     started = time.monotonic()
     apex_port, baseline_port = free_port(), free_port()
@@ -583,16 +594,10 @@ def _run(args: argparse.Namespace, work: Path, procs: Processes, database_url: s
         # Production refuses bidder calls to loopback (SSRF guard); the fake bidders live there.
         "APEX_BIDDERS_ALLOW_PRIVATE": "true",
     }
-    say(f"postgres: {database_url.rsplit('/', 1)[1] if database_url else 'embedded'}")
     busy = psutil.cpu_percent(interval=1) * (os.cpu_count() or 1)
     if busy > OTHER_CPU_WARN_PCT:
         say(f"warning: the machine is busy before the run ({busy:.0f}% of a core in use)")
-    for command in (["migrate"], ["keys", "create"]):
-        done = subprocess.run(
-            [APEX, *command], env=env, cwd=work, capture_output=True, text=True, timeout=300
-        )
-        if done.returncode != 0:
-            raise RuntimeError(f"apex {' '.join(command)} failed:\n{done.stdout}{done.stderr}")
+    prepare_apex(env, work, database_url)
 
     bidders = procs.start(
         "bidders",

@@ -87,6 +87,7 @@ from auction import (
     apex_env,
     bench_app,
     free_port,
+    prepare_apex,
     run_bench,
     say,
     wait_http,
@@ -684,16 +685,10 @@ def _run(args: argparse.Namespace, work: Path, procs: Processes, database_url: s
         "APEX_SDK_RATE_PER_IP": UNLIMITED,
         "APEX_SDK_RATE_PER_APP": UNLIMITED,
     }
-    say(f"postgres: {database_url.rsplit('/', 1)[1] if database_url else 'embedded'}")
     busy = psutil.cpu_percent(interval=1) * (os.cpu_count() or 1)
     if busy > OTHER_CPU_WARN_PCT:
         say(f"warning: the machine is busy before the run ({busy:.0f}% of a core in use)")
-    for command in (["migrate"], ["keys", "create"]):
-        done = subprocess.run(
-            [APEX, *command], env=env, cwd=work, capture_output=True, text=True, timeout=300
-        )
-        if done.returncode != 0:
-            raise RuntimeError(f"apex {' '.join(command)} failed:\n{done.stdout}{done.stderr}")
+    prepare_apex(env, work, database_url)
 
     apex = procs.start("apex", [APEX, "serve", "--port", str(apex_port)], env=env)
     apex_base = f"http://127.0.0.1:{apex_port}"

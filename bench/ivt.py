@@ -54,6 +54,7 @@ from auction import (
     apex_env,
     bench_app,
     free_port,
+    prepare_apex,
     read_line,
     run_bench,
     say,
@@ -409,13 +410,7 @@ def _run(args: argparse.Namespace, work: Path, procs: Processes, database_url: s
         # Production refuses bidder calls to loopback (SSRF guard); the bidders live there.
         "APEX_BIDDERS_ALLOW_PRIVATE": "true",
     }
-    say(f"postgres: {database_url.rsplit('/', 1)[1] if database_url else 'embedded'}")
-    for command in (["migrate"], ["keys", "create"]):
-        done = subprocess.run(
-            [APEX, *command], env=env, cwd=work, capture_output=True, text=True, timeout=300
-        )
-        if done.returncode != 0:
-            raise RuntimeError(f"apex {' '.join(command)} failed:\n{done.stdout}{done.stderr}")
+    prepare_apex(env, work, database_url)
     block_address(database_url, work / "data", BLOCKLISTED_IP)
 
     bidders = procs.start(

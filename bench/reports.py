@@ -63,7 +63,7 @@ from apex_mediation.reporting import sql as report_sql
 from apex_mediation.reporting.params import Filters, Period
 from apex_mediation.stores.analytics import Analytics, ChdbAnalytics
 from apex_mediation.stores.analytics_migrations import migrate_analytics
-from auction import APEX, Processes, say
+from auction import APEX, Processes, prepare_apex, say
 
 DAYS = 30
 TARGET_MS = 100.0
@@ -384,13 +384,7 @@ def _run(args: argparse.Namespace, work: Path, procs: Processes, database_url: s
         "APEX_LOG_LEVEL": "WARNING",
     }
     database = env.get("APEX_CLICKHOUSE_DATABASE") or "apex"
-    say(f"postgres: {database_url.rsplit('/', 1)[1] if database_url else 'embedded'}")
-    for command in (["migrate"], ["keys", "create"]):
-        done = subprocess.run(
-            [APEX, *command], env=env, cwd=work, capture_output=True, text=True, timeout=300
-        )
-        if done.returncode != 0:
-            raise RuntimeError(f"apex {' '.join(command)} failed:\n{done.stdout}{done.stderr}")
+    prepare_apex(env, work, database_url)
 
     base = f"http://127.0.0.1:{port}"
 
