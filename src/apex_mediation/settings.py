@@ -84,7 +84,42 @@ class Settings(BaseSettings):
     smtp_url: SecretStr | None = Field(None, alias="APEX_SMTP_URL")
     mail_from: str = Field("Apex Mediation <apex@localhost>", alias="APEX_MAIL_FROM")
 
-    @field_validator("database_url", "clickhouse_url", "redis_url", "smtp_url", mode="before")
+    # Slack incoming webhook for the operator's alerts and reviews; unset: Slack is skipped.
+    slack_webhook_url: SecretStr | None = Field(None, alias="APEX_SLACK_WEBHOOK_URL")
+    # Where platform-level notices go (billing summaries, AI budget alerts).
+    platform_email: str | None = Field(None, alias="APEX_PLATFORM_EMAIL")
+    finance_email: str | None = Field(None, alias="APEX_FINANCE_EMAIL")
+    # The outbox: how often the dispatcher looks for due messages, and how many tries a
+    # message gets before it goes to the dead letter.
+    outbox_interval_s: float = Field(2.0, alias="APEX_OUTBOX_INTERVAL_S", gt=0)
+    outbox_max_attempts: int = Field(8, alias="APEX_OUTBOX_MAX_ATTEMPTS", ge=1)
+
+    # Billing. Stripe through the official SDK; the API base is configurable so that a local
+    # stand-in (the demo's, the tests') can take Stripe's place. Unset key: invoices are computed
+    # and kept here, nothing is sent to Stripe (development only).
+    stripe_secret_key: SecretStr | None = Field(None, alias="APEX_STRIPE_SECRET_KEY")
+    stripe_api_base: str = Field("https://api.stripe.com", alias="APEX_STRIPE_API_BASE")
+    stripe_webhook_secret: SecretStr | None = Field(None, alias="APEX_STRIPE_WEBHOOK_SECRET")
+    trial_days: int = Field(14, alias="APEX_TRIAL_DAYS", ge=0, le=365)
+    # Fee bands as "upper_usd:rate_ppm" pairs, the last without an upper bound (marginal rates).
+    fee_bands: str = Field(
+        "starter=10000:0,growth=100000:25000,scale=500000:20000,enterprise=:15000",
+        alias="APEX_FEE_BANDS",
+    )
+    # Dunning: payment retries and reminders (days after the failure), then restriction.
+    dunning_retry_days: str = Field("3,5,7", alias="APEX_DUNNING_RETRY_DAYS")
+    dunning_grace_days: int = Field(10, alias="APEX_DUNNING_GRACE_DAYS", ge=0, le=90)
+
+    @field_validator(
+        "database_url",
+        "clickhouse_url",
+        "redis_url",
+        "smtp_url",
+        "slack_webhook_url",
+        "stripe_secret_key",
+        "stripe_webhook_secret",
+        mode="before",
+    )
     @classmethod
     def _empty_is_unset(cls, value: Any) -> Any:
         return None if value == "" else value

@@ -375,7 +375,7 @@ async def test_notification_preferences(console: ConsoleUser, services: Services
     page = await console.http.get("/settings/notifications")
     assert page.status_code == 200
     assert re.search(r'id="notify-weekly_report"[^>]*checked', page.text)
-    assert not re.search(r'id="notify-product_updates"[^>]*checked', page.text)
+    assert not re.search(r'id="notify-product"[^>]*checked', page.text)
     assert '<label for="notify-alerts">' in page.text
     saved = await console.post(
         "/settings/notifications", {"alerts": "on"}, "/settings/notifications"

@@ -18,8 +18,8 @@ from apex_mediation.accounts.errors import PermissionDenied
 from apex_mediation.accounts.identity import Actor
 from apex_mediation.db.models import NotificationPreference
 
-Kind = Literal["weekly_report", "alerts", "billing", "product_updates"]
-KINDS: tuple[Kind, ...] = ("weekly_report", "alerts", "billing", "product_updates")
+Kind = Literal["weekly_report", "alerts", "billing", "product"]
+KINDS: tuple[Kind, ...] = ("weekly_report", "alerts", "billing", "product")
 
 
 @dataclass(frozen=True)
@@ -27,7 +27,7 @@ class Preferences:
     weekly_report: bool = True
     alerts: bool = True
     billing: bool = True
-    product_updates: bool = False
+    product: bool = False
 
     def as_dict(self) -> dict[str, bool]:
         return dataclasses.asdict(self)

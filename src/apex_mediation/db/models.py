@@ -503,9 +503,9 @@ class NotificationPreference(Base):
     )
     alerts: Mapped[bool] = mapped_column(Boolean, nullable=False, server_default=text("true"))
     billing: Mapped[bool] = mapped_column(Boolean, nullable=False, server_default=text("true"))
-    product_updates: Mapped[bool] = mapped_column(
-        Boolean, nullable=False, server_default=text("false")
-    )
+    # 008_add_notification_preferences: renamed from product_updates; marketing added.
+    product: Mapped[bool] = mapped_column(Boolean, nullable=False, server_default=text("false"))
+    marketing: Mapped[bool] = mapped_column(Boolean, nullable=False, server_default=text("false"))
     updated_at: Mapped[dt.datetime] = _created()
 
 
@@ -598,3 +598,208 @@ class IvtDecision(Base):
         JSONB, nullable=False, server_default=text("'{}'")
     )
     created_at: Mapped[dt.datetime] = _created()
+
+
+# -- 008_add_notification_preferences -----------------------------------------------------------
+
+NOTIFY_CHANNELS = ("email", "slack")
+NOTIFY_CATEGORIES = ("billing", "product", "marketing", "alerts", "account")
+OUTBOX_STATUSES = ("pending", "sent", "suppressed", "dead")
+
+
+class NotificationOutbox(Base):
+    """A message to send, rendered when queued and kept until delivered: the dispatcher retries
+    with backoff and moves a message that keeps failing to the dead letter (status 'dead'),
+    where the operator can see and requeue it. `dedupe_key` makes queueing idempotent."""
+
+    __tablename__ = "notification_outbox"
+    __table_args__ = (
+        CheckConstraint(_in("channel", NOTIFY_CHANNELS), name="channel"),
+        CheckConstraint(_in("category", NOTIFY_CATEGORIES), name="category"),
+        CheckConstraint(_in("status", OUTBOX_STATUSES), name="status"),
+        CheckConstraint("attempts >= 0", name="attempts"),
+        Index(None, "status", "next_attempt_at"),
+        Index(None, "publisher_id"),
+    )
+
+    id: Mapped[uuid.UUID] = _uuid_pk()
+    channel: Mapped[str] = mapped_column(Text, nullable=False)
+    category: Mapped[str] = mapped_column(Text, nullable=False)
+    # Transactional messages (password resets, payment failures) ignore preferences and carry
+    # no unsubscribe link; the others check the recipient's preference when sent.
+    transactional: Mapped[bool] = mapped_column(
+        Boolean, nullable=False, server_default=text("false")
+    )
+    template: Mapped[str] = mapped_column(Text, nullable=False)
+    # An email address, or a Slack target name resolved from settings at send time (webhook
+    # URLs are secrets and never stored here).
+    recipient: Mapped[str] = mapped_column(Text, nullable=False)
+    user_id: Mapped[uuid.UUID | None] = mapped_column(
+        UUID(as_uuid=True), ForeignKey("users.id", ondelete="SET NULL")
+    )
+    publisher_id: Mapped[uuid.UUID | None] = mapped_column(
+        UUID(as_uuid=True), ForeignKey("publishers.id", ondelete="CASCADE")
+    )
+    subject: Mapped[str] = mapped_column(Text, nullable=False)
+    body_text: Mapped[str] = mapped_column(Text, nullable=False)
+    body_html: Mapped[str | None] = mapped_column(Text)
+    dedupe_key: Mapped[str | None] = mapped_column(Text, unique=True)
+    status: Mapped[str] = mapped_column(Text, nullable=False, server_default="pending")
+    attempts: Mapped[int] = mapped_column(Integer, nullable=False, server_default=text("0"))
+    max_attempts: Mapped[int] = mapped_column(Integer, nullable=False, server_default=text("8"))
+    next_attempt_at: Mapped[dt.datetime] = _created()
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[dt.datetime] = _created()
+    sent_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    dead_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+# -- add_billing ----------------------------------------------------------------------------------
+
+BILLING_PLANS = ("trial", "tiered")
+BILLING_STATUSES = ("trialing", "active", "past_due", "restricted", "canceled")
+INVOICE_STATUSES = ("draft", "open", "paid", "void", "uncollectible")
+
+
+class BillingAccount(Base):
+    """A publisher's plan and payment standing: what billing, dunning and the console read."""
+
+    __tablename__ = "billing_accounts"
+    __table_args__ = (
+        CheckConstraint(_in("plan", BILLING_PLANS), name="plan"),
+        CheckConstraint(_in("status", BILLING_STATUSES), name="status"),
+        CheckConstraint(
+            "enterprise_rate_ppm IS NULL OR enterprise_rate_ppm BETWEEN 0 AND 1000000",
+            name="enterprise_rate_ppm",
+        ),
+        CheckConstraint("trial_ends_at >= trial_started_at", name="trial_order"),
+    )
+
+    publisher_id: Mapped[uuid.UUID] = mapped_column(
+        UUID(as_uuid=True), ForeignKey("publishers.id", ondelete="CASCADE"), primary_key=True
+    )
+    plan: Mapped[str] = mapped_column(Text, nullable=False, server_default="trial")
+    status: Mapped[str] = mapped_column(Text, nullable=False, server_default="trialing")
+    trial_started_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+    trial_ends_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+    # A contracted rate for revenue above the Enterprise threshold; null: the configured default.
+    enterprise_rate_ppm: Mapped[int | None] = mapped_column(Integer)
+    billing_email: Mapped[str | None] = mapped_column(Text)
+    has_payment_method: Mapped[bool] = mapped_column(
+        Boolean, nullable=False, server_default=text("false")
+    )
+    stripe_subscription_status: Mapped[str | None] = mapped_column(Text)
+    # The newest Stripe event applied to this account: older ones arriving late are ignored.
+    stripe_event_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[dt.datetime] = _created()
+    updated_at: Mapped[dt.datetime] = _created()
+
+
+class Invoice(Base):
+    """One month's platform fee; the lines (one per fee band) add up to `total_cents`."""
+
+    __tablename__ = "invoices"
+    __table_args__ = (
+        UniqueConstraint("publisher_id", "period_start"),
+        CheckConstraint(_in("status", INVOICE_STATUSES), name="status"),
+        CheckConstraint("period_end > period_start", name="period_order"),
+        CheckConstraint("total_cents >= 0", name="total_cents"),
+    )
+
+    id: Mapped[uuid.UUID] = _uuid_pk()
+    publisher_id: Mapped[uuid.UUID] = mapped_column(
+        UUID(as_uuid=True), ForeignKey("publishers.id", ondelete="CASCADE"), nullable=False
+    )
+    number: Mapped[str] = mapped_column(Text, nullable=False, unique=True)
+    period_start: Mapped[dt.date] = mapped_column(Date, nullable=False)
+    period_end: Mapped[dt.date] = mapped_column(Date, nullable=False)  # exclusive
+    status: Mapped[str] = mapped_column(Text, nullable=False, server_default="draft")
+    currency: Mapped[str] = mapped_column(Text, nullable=False, server_default="USD")
+    revenue_micros: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    trial_revenue_micros: Mapped[int] = mapped_column(
+        BigInteger, nullable=False, server_default=text("0")
+    )
+    fee_micros: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    total_cents: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    amount_paid_cents: Mapped[int] = mapped_column(
+        BigInteger, nullable=False, server_default=text("0")
+    )
+    stripe_invoice_id: Mapped[str | None] = mapped_column(Text, unique=True)
+    hosted_invoice_url: Mapped[str | None] = mapped_column(Text)
+    stripe_event_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[dt.datetime] = _created()
+    finalized_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    due_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    paid_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class InvoiceLine(Base):
+    __tablename__ = "invoice_lines"
+    __table_args__ = (
+        PrimaryKeyConstraint("invoice_id", "position"),
+        CheckConstraint("amount_cents >= 0", name="amount_cents"),
+        CheckConstraint("rate_ppm BETWEEN 0 AND 1000000", name="rate_ppm"),
+    )
+
+    invoice_id: Mapped[uuid.UUID] = mapped_column(
+        UUID(as_uuid=True), ForeignKey("invoices.id", ondelete="CASCADE")
+    )
+    position: Mapped[int] = mapped_column(Integer)
+    band: Mapped[str] = mapped_column(Text, nullable=False)
+    lower_micros: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    upper_micros: Mapped[int | None] = mapped_column(BigInteger)
+    rate_ppm: Mapped[int] = mapped_column(Integer, nullable=False)
+    revenue_micros: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    fee_micros: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    amount_cents: Mapped[int] = mapped_column(BigInteger, nullable=False)
+
+
+DUNNING_OUTCOMES = ("open", "recovered", "written_off")
+
+
+class DunningCase(Base):
+    """A failed payment's recovery: retries and reminders on a schedule, then a grace period,
+    then restricted console access until the invoice is paid."""
+
+    __tablename__ = "dunning_cases"
+    __table_args__ = (
+        CheckConstraint(_in("outcome", DUNNING_OUTCOMES), name="outcome"),
+        Index(None, "publisher_id"),
+        Index(None, "outcome", "next_action_at"),
+    )
+
+    id: Mapped[uuid.UUID] = _uuid_pk()
+    publisher_id: Mapped[uuid.UUID] = mapped_column(
+        UUID(as_uuid=True), ForeignKey("publishers.id", ondelete="CASCADE"), nullable=False
+    )
+    invoice_id: Mapped[uuid.UUID] = mapped_column(
+        UUID(as_uuid=True),
+        ForeignKey("invoices.id", ondelete="CASCADE"),
+        nullable=False,
+        unique=True,
+    )
+    started_at: Mapped[dt.datetime] = _created()
+    step: Mapped[int] = mapped_column(Integer, nullable=False, server_default=text("0"))
+    next_action_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    grace_ends_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+    restricted_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    resolved_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    outcome: Mapped[str] = mapped_column(Text, nullable=False, server_default="open")
+
+
+class RevenueReconciliation(Base):
+    """Tracked revenue beside what a network reported, per publisher, network and day."""
+
+    __tablename__ = "revenue_reconciliations"
+    __table_args__ = (PrimaryKeyConstraint("publisher_id", "network", "day"),)
+
+    publisher_id: Mapped[uuid.UUID] = mapped_column(
+        UUID(as_uuid=True), ForeignKey("publishers.id", ondelete="CASCADE")
+    )
+    network: Mapped[str] = mapped_column(Text)
+    day: Mapped[dt.date] = mapped_column(Date)
+    tracked_micros: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    reported_micros: Mapped[int | None] = mapped_column(BigInteger)
+    tracked_impressions: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    reported_impressions: Mapped[int | None] = mapped_column(BigInteger)
+    computed_at: Mapped[dt.datetime] = _created()

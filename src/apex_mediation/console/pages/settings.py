@@ -27,7 +27,7 @@ NOTIFICATIONS = (
     ("weekly_report", "Weekly report", "Revenue, impressions and eCPM of the past week, Mondays."),
     ("alerts", "Alerts", "A network stops answering, fill drops, a credential is rejected."),
     ("billing", "Payouts and billing", "Invoices, payment receipts and payout notices."),
-    ("product_updates", "Product updates", "New features and changes to Apex, a few a year."),
+    ("product", "Product updates", "New features and changes to Apex, a few a year."),
 )
 FLASHES = {
     "invited": "Invitation sent.",
@@ -157,13 +157,13 @@ async def save_notifications(
     weekly_report: Annotated[str | None, Form(max_length=10)] = None,
     alerts: Annotated[str | None, Form(max_length=10)] = None,
     billing: Annotated[str | None, Form(max_length=10)] = None,
-    product_updates: Annotated[str | None, Form(max_length=10)] = None,
+    product: Annotated[str | None, Form(max_length=10)] = None,
 ) -> Response:
     chosen = notifications.Preferences(
         weekly_report=weekly_report is not None,
         alerts=alerts is not None,
         billing=billing is not None,
-        product_updates=product_updates is not None,
+        product=product is not None,
     )
     await notifications.save_preferences(session, viewer.actor, chosen)
     return redirect("/settings/notifications?done=saved")
