@@ -108,6 +108,7 @@ def settings(data_dir: Path, pg_url: str) -> Settings:
         DATABASE_URL=pg_url,
         APEX_LOG_JSON=False,
         APEX_LOG_LEVEL="WARNING",
+        APEX_BACKGROUND_JOBS=False,
     )
 
 

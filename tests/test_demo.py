@@ -114,6 +114,24 @@ def test_demo_from_an_empty_data_dir_reaches_ready_with_demo_data(tmp_path: Path
         )
         assert simulated.returncode == 0, simulated.stderr
         assert "requests=20" in simulated.stdout.replace(" ", "")
+        # Last month of simulated traffic, invoiced: a line per band, adding up, paid in the
+        # local Stripe stand-in.
+        invoices = httpx.get(f"{url}/api/v1/billing/invoices", headers=headers, timeout=10).json()
+        assert len(invoices) == 1, invoices
+        invoice = httpx.get(
+            f"{url}/api/v1/billing/invoices/{invoices[0]['id']}", headers=headers, timeout=10
+        ).json()
+        lines = invoice["lines"]
+        assert [line["band"] for line in lines] == ["starter", "growth", "scale", "enterprise"]
+        assert sum(line["revenueMicros"] for line in lines) == invoice["revenueMicros"] > 0
+        assert sum(line["amountCents"] for line in lines) == invoice["totalCents"] > 0
+        starter, growth = lines[0], lines[1]
+        assert starter["revenueMicros"] == 10_000_000_000 and starter["amountCents"] == 0
+        # 2.5 % of the revenue above $10,000, to the cent (half up).
+        assert (
+            growth["amountCents"] == (growth["revenueMicros"] * 25_000 // 10**6 + 5_000) // 10_000
+        )
+        assert invoice["status"] == "paid" and invoice["amountPaidCents"] == invoice["totalCents"]
         login = httpx.post(
             f"{url}/api/v1/auth/login",
             timeout=10,

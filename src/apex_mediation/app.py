@@ -13,12 +13,14 @@ from apex_mediation.api.routes import (
     api_keys,
     apps,
     auth,
+    billing,
     health,
     network_accounts,
     placements,
     reporting,
     transparency,
 )
+from apex_mediation.billing.runtime import BillingRuntime
 from apex_mediation.console import routes as console
 from apex_mediation.observability.http_metrics import HttpMetricsMiddleware
 from apex_mediation.observability.logging import RequestIdMiddleware, configure_logging
@@ -41,6 +43,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         try:
             open_ = app.state.services
             await app.state.auction.start(open_.postgres, open_.analytics, open_.cache)
+            app.state.billing = BillingRuntime.start(open_)
             # Everything loaded at start-up lives as long as the process: freezing it keeps the
             # collector from rescanning it, whose >100 ms pauses timed out every bidder in flight
             # and opened their circuit breakers (docs/benchmarks.md).
@@ -48,6 +51,8 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
             gc.freeze()
             yield
         finally:
+            if getattr(app.state, "billing", None) is not None:
+                await app.state.billing.stop()
             await app.state.auction.stop()
             if owned:
                 await app.state.services.close()
@@ -79,6 +84,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         api_keys.router,
         reporting.router,
         transparency.router,
+        billing.router,
     ):
         app.include_router(router)
     app.add_middleware(HttpMetricsMiddleware)

@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from apex_mediation import schema
 from apex_mediation.app import create_app
+from apex_mediation.cli_billing import billing as billing_commands
 from apex_mediation.cli_ivt import in_session
 from apex_mediation.cli_ivt import ivt as ivt_commands
 from apex_mediation.demo.seed import DemoCredentials
@@ -34,6 +35,7 @@ app.add_typer(keys, name="keys")
 app.add_typer(admin, name="admin")
 app.add_typer(config, name="config")
 app.add_typer(ivt_commands, name="ivt")
+app.add_typer(billing_commands, name="billing")
 console = Console()
 
 PortOption = Annotated[int | None, typer.Option("--port", help="Port (default APEX_PORT or 8000)")]
@@ -239,7 +241,12 @@ def demo(
     serve_after: Annotated[bool, typer.Option("--serve/--no-serve")] = True,
 ) -> None:
     """Embedded stores, migrations, a demo publisher with apps and placements; then serve."""
+    import datetime as dt
+    import uuid
+
+    from apex_mediation.billing.stripe_gateway import StripeGateway
     from apex_mediation.demo.bidders import DEMO_PROFILES, DemoBidders
+    from apex_mediation.demo.billing_month import invoice_last_month, start_stripe
     from apex_mediation.demo.seed import seed_demo
     from apex_mediation.sdk.config_signing import create_key
 
@@ -250,6 +257,7 @@ def demo(
     async def run() -> None:
         services = await open_services(settings)
         bidders = DemoBidders(DEMO_PROFILES, port=settings.demo_bidders_port)
+        stripe = None
         try:
             await bidders.start()
             await schema.upgrade(services)
@@ -260,6 +268,18 @@ def demo(
                     settings.data_dir / "demo_credentials.json",
                     [bidders.endpoint(p.name) for p in DEMO_PROFILES],
                 )
+            stripe = await start_stripe(settings, settings.demo_bidders_port + 10)
+            gateway = StripeGateway.from_settings(settings)
+            billed = await invoice_last_month(
+                services,
+                gateway,
+                uuid.UUID(creds.publisher_id),
+                uuid.UUID(creds.app_id),
+                uuid.UUID(creds.placement_id),
+                dt.datetime.now(dt.UTC),
+            )
+            if gateway is not None:
+                await gateway.aclose()
             console.print("[bold]Apex Mediation demo[/bold]")
             for label, value in (
                 ("Console", f"{settings.base_url}/login"),
@@ -272,6 +292,12 @@ def demo(
                 ("Interstitial placement id", creds.placement_id),
                 ("SDK key (X-Api-Key)", creds.sdk_key),
                 ("Management key (Bearer)", creds.management_key),
+                (
+                    "Last month's invoice",
+                    f"{settings.base_url}/billing"
+                    + (f" ({'; '.join(billed.errors)})" if billed.errors else ""),
+                ),
+                ("Stripe", stripe.base_url + " (local stand-in)" if stripe else "configured"),
             ):
                 # Plain lines, never truncated: keys must be copyable in any terminal width.
                 console.print(f"  {label + ':':<34}{value}", soft_wrap=True, highlight=False)
@@ -282,6 +308,8 @@ def demo(
                 )
                 await _serve(services, lambda: _gentle_traffic(settings.base_url, creds))
         finally:
+            if stripe is not None:
+                await stripe.stop()
             await bidders.stop()
             await services.close()
 

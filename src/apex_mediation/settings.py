@@ -94,6 +94,10 @@ class Settings(BaseSettings):
     outbox_interval_s: float = Field(2.0, alias="APEX_OUTBOX_INTERVAL_S", gt=0)
     outbox_max_attempts: int = Field(8, alias="APEX_OUTBOX_MAX_ATTEMPTS", ge=1)
 
+    # The serving process's own background loops (billing cycle, notification outbox); off
+    # where a separate worker runs them, and in tests, which drive them by hand.
+    background_jobs: bool = Field(True, alias="APEX_BACKGROUND_JOBS")
+
     # Billing. Stripe through the official SDK; the API base is configurable so that a local
     # stand-in (the demo's, the tests') can take Stripe's place. Unset key: invoices are computed
     # and kept here, nothing is sent to Stripe (development only).

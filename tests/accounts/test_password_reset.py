@@ -77,7 +77,8 @@ async def test_notification_preferences_are_the_users_own(services: Services) ->
     async with services.postgres.session() as session:
         assert await notifications.wants(session, user.id, "weekly_report") is True
         assert await notifications.wants(session, user.id, "product") is False
-        chosen = notifications.Preferences(weekly_report=False, product=True)
+        assert await notifications.wants(session, user.id, "marketing") is False  # opt-in
+        chosen = notifications.Preferences(weekly_report=False, product=True, marketing=True)
         await notifications.save_preferences(session, me, chosen)
         await notifications.save_preferences(session, me, chosen)  # an upsert, not a duplicate
         await session.commit()

@@ -376,17 +376,20 @@ async def test_notification_preferences(console: ConsoleUser, services: Services
     assert page.status_code == 200
     assert re.search(r'id="notify-weekly_report"[^>]*checked', page.text)
     assert not re.search(r'id="notify-product"[^>]*checked', page.text)
+    assert not re.search(r'id="notify-marketing"[^>]*checked', page.text)  # opt-in
     assert '<label for="notify-alerts">' in page.text
+    assert '<label for="notify-marketing">Marketing' in page.text
     saved = await console.post(
-        "/settings/notifications", {"alerts": "on"}, "/settings/notifications"
+        "/settings/notifications", {"alerts": "on", "marketing": "on"}, "/settings/notifications"
     )
     assert saved.status_code == 303
     page = await console.http.get(saved.headers["location"])
     assert "Preferences saved." in page.text
     assert re.search(r'id="notify-alerts"[^>]*checked', page.text)
+    assert re.search(r'id="notify-marketing"[^>]*checked', page.text)
     assert not re.search(r'id="notify-weekly_report"[^>]*checked', page.text)
     again = await console.post(
-        "/settings/notifications", {"alerts": "on"}, "/settings/notifications"
+        "/settings/notifications", {"alerts": "on", "marketing": "on"}, "/settings/notifications"
     )
     assert again.status_code == 303
     async with services.postgres.session() as session:
@@ -399,4 +402,4 @@ async def test_notification_preferences(console: ConsoleUser, services: Services
             )
         )
     assert len(rows) == 1  # saving unchanged preferences records nothing
-    assert rows[0].details["changed"] == ["billing", "weekly_report"]
+    assert rows[0].details["changed"] == ["billing", "marketing", "weekly_report"]

@@ -97,3 +97,28 @@ async def test_an_unreachable_server_is_a_logged_failure(caplog: pytest.LogCaptu
     caplog.set_level(logging.ERROR, logger="apex_mediation.notify.mail")
     assert await mail.deliver(settings, Email("x@example.com", "Hi", "body")) == "failed"
     assert "was not sent" in caplog.text
+
+
+async def test_html_makes_a_multipart_alternative_with_extra_headers() -> None:
+    with running_mailbox() as box:
+        settings = _settings(APEX_SMTP_URL=f"smtp://127.0.0.1:{box.port}")
+        email = Email(
+            "both@example.com",
+            "Both",
+            "plain words",
+            html="<p>rich words</p>",
+            headers={"List-Unsubscribe": "<https://x/u?t=1>", "List-Id": "News\r\nBcc: a@b.c"},
+        )
+        assert await mail.send(settings, email)
+    [message] = box.messages
+    assert message.get_content_type() == "multipart/alternative"
+    parts = [part.get_content_type() for part in message.iter_parts()]
+    assert parts == ["text/plain", "text/html"]  # clients show the last one they can
+    assert message["List-Unsubscribe"] == "<https://x/u?t=1>"
+    assert message["List-Id"] == "News Bcc: a@b.c" and message["Bcc"] is None
+
+
+@pytest.mark.parametrize("name", ["To", "bcc", "Subject", "X Bad", ""])
+def test_extra_headers_cannot_replace_addressing(name: str) -> None:
+    with pytest.raises(ValueError, match="extra header"):
+        mail.build_message("a@example.com", Email("b@example.com", "s", "t", headers={name: "x"}))

@@ -30,3 +30,7 @@ class PermissionDenied(DomainError):
 
 class AuthenticationFailed(DomainError):
     pass
+
+
+class PaymentRequired(DomainError):
+    """The publisher's access is restricted until an overdue invoice is paid (dunning)."""

@@ -1,6 +1,6 @@
 """Which emails each user wants: weekly reports, alerts, payout and billing notices, product
-news. Preferences belong to the user (not to a publisher); a user without a row gets the
-defaults, and senders ask `wants` before mailing."""
+news, marketing. Preferences belong to the user (not to a publisher); a user without a row gets
+the defaults, and senders ask `wants` before mailing (the outbox asks again when it sends)."""
 
 from __future__ import annotations
 
@@ -14,12 +14,12 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from apex_mediation.accounts import audit
-from apex_mediation.accounts.errors import PermissionDenied
+from apex_mediation.accounts.errors import NotFound, PermissionDenied
 from apex_mediation.accounts.identity import Actor
-from apex_mediation.db.models import NotificationPreference
+from apex_mediation.db.models import NotificationPreference, User
 
-Kind = Literal["weekly_report", "alerts", "billing", "product"]
-KINDS: tuple[Kind, ...] = ("weekly_report", "alerts", "billing", "product")
+Kind = Literal["weekly_report", "alerts", "billing", "product", "marketing"]
+KINDS: tuple[Kind, ...] = ("weekly_report", "alerts", "billing", "product", "marketing")
 
 
 @dataclass(frozen=True)
@@ -28,6 +28,7 @@ class Preferences:
     alerts: bool = True
     billing: bool = True
     product: bool = False
+    marketing: bool = False  # opt-in only
 
     def as_dict(self) -> dict[str, bool]:
         return dataclasses.asdict(self)
@@ -57,9 +58,30 @@ def _own_user(actor: Actor) -> uuid.UUID:
 
 async def save_preferences(session: AsyncSession, actor: Actor, chosen: Preferences) -> Preferences:
     """Store the acting user's own preferences (nobody edits another user's)."""
-    user_id = _own_user(actor)
+    return await _store(session, actor, _own_user(actor), chosen.as_dict())
+
+
+async def unsubscribe(
+    session: AsyncSession, user_id: uuid.UUID, kind: Kind, *, ip: str | None = None
+) -> Preferences:
+    """Turn one kind off from a signed unsubscribe link: the link proves the user, so the
+    audit row names them as the actor. Raises NotFound when the account no longer exists."""
+    if await session.get(User, user_id) is None:
+        raise NotFound("this account no longer exists")
+    actor = Actor(kind="user", id=str(user_id), publisher_id=None, ip=ip)
+    # Only this column: a settings form saved meanwhile keeps its other choices.
+    return await _store(session, actor, user_id, {kind: False}, via="unsubscribe_link")
+
+
+async def _store(
+    session: AsyncSession,
+    actor: Actor,
+    user_id: uuid.UUID,
+    values: dict[str, bool],
+    via: str | None = None,
+) -> Preferences:
     before = await get_preferences(session, user_id)
-    values = chosen.as_dict()
+    chosen = dataclasses.replace(before, **values)
     statement = insert(NotificationPreference).values(user_id=user_id, **values)
     await session.execute(
         statement.on_conflict_do_update(
@@ -75,6 +97,7 @@ async def save_preferences(session: AsyncSession, actor: Actor, chosen: Preferen
             "user",
             user_id,
             before=before.as_dict(),
-            after=values,
+            after=chosen.as_dict(),
+            details={"via": via} if via else None,
         )
     return chosen

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import uuid
 from dataclasses import dataclass
 
@@ -14,6 +15,7 @@ from apex_mediation.accounts import audit
 from apex_mediation.accounts.errors import Conflict, InvalidInput, NotFound
 from apex_mediation.accounts.identity import Actor
 from apex_mediation.accounts.passwords import check_policy, hash_password
+from apex_mediation.billing.plans import start_trial
 from apex_mediation.db.models import ROLES, Membership, Publisher, User
 from apex_mediation.observability.business import customers_created_total
 
@@ -44,8 +46,9 @@ async def create_publisher(
     owner_password: str,
     actor: Actor | None = None,
     is_platform_operator: bool = False,
+    trial_days: int = 14,
 ) -> NewPublisher:
-    """Create a publisher and its owner in the caller's transaction."""
+    """Create a publisher and its owner in the caller's transaction; its trial starts now."""
     name = name.strip()
     if not name:
         raise InvalidInput("publisher name must not be empty", field="publisherName")
@@ -63,6 +66,7 @@ async def create_publisher(
     session.add_all([publisher, user])
     await session.flush()
     session.add(Membership(user_id=user.id, publisher_id=publisher.id, role="owner"))
+    start_trial(session, publisher.id, email, dt.datetime.now(dt.UTC), trial_days)
     try:
         await session.flush()
     except IntegrityError as exc:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import hmac
 import uuid
 from collections.abc import AsyncIterator
@@ -13,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from apex_mediation.accounts import api_keys, publishers, sessions
 from apex_mediation.accounts.errors import AuthenticationFailed, NotFound, PermissionDenied
 from apex_mediation.accounts.identity import Actor
+from apex_mediation.billing import access, usage
 from apex_mediation.services import Services
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
@@ -115,11 +117,21 @@ async def current_actor(
         scheme, _, secret = authorization.partition(" ")
         if scheme.lower() != "bearer" or not secret.strip():
             raise AuthenticationFailed("Authorization must be 'Bearer <API key>'")
-        return await _actor_from_key(session, secret.strip(), client_ip(request))
-    token = request.cookies.get(sessions.COOKIE_NAME)
-    if token:
-        return await _actor_from_session(request, session, token, x_publisher_id)
-    raise AuthenticationFailed("authentication required: a Bearer API key or a console session")
+        actor = await _actor_from_key(session, secret.strip(), client_ip(request))
+        if actor.publisher_id is not None:
+            services: Services = request.app.state.services
+            await usage.count_api_call(services.cache, actor.publisher_id, dt.datetime.now(dt.UTC))
+    else:
+        token = request.cookies.get(sessions.COOKIE_NAME)
+        if not token:
+            raise AuthenticationFailed(
+                "authentication required: a Bearer API key or a console session"
+            )
+        actor = await _actor_from_session(request, session, token, x_publisher_id)
+    if request.method not in SAFE_METHODS and not actor.is_platform_operator:
+        status = await access.billing_status(session, actor.publisher_id)
+        access.check_change_allowed(status, request.url.path)
+    return actor
 
 
 CurrentActor = Annotated[Actor, Depends(current_actor)]

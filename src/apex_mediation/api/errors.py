@@ -20,6 +20,7 @@ from apex_mediation.accounts.errors import (
     DomainError,
     InvalidInput,
     NotFound,
+    PaymentRequired,
     PermissionDenied,
 )
 
@@ -83,6 +84,7 @@ def _domain_status(exc: DomainError) -> int:
         (InvalidInput, 400),
         (PermissionDenied, 403),
         (AuthenticationFailed, 401),
+        (PaymentRequired, 402),
     ):
         if isinstance(exc, kind):
             return status

@@ -24,6 +24,7 @@ from apex_mediation.accounts.errors import (
     DomainError,
     InvalidInput,
     NotFound,
+    PaymentRequired,
     PermissionDenied,
 )
 from apex_mediation.api.errors import field_path
@@ -44,7 +45,13 @@ SECURITY_HEADERS = {
     "Cache-Control": "no-store",
 }
 NONE = "\u2013"  # an en dash where a value is missing
-_STATUS = {NotFound: 404, PermissionDenied: 403, AuthenticationFailed: 401, Conflict: 409}
+_STATUS = {
+    NotFound: 404,
+    PermissionDenied: 403,
+    AuthenticationFailed: 401,
+    Conflict: 409,
+    PaymentRequired: 402,
+}
 
 
 def usd(micros: int | None, digits: int = 2) -> str:

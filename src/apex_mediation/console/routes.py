@@ -9,6 +9,7 @@ from apex_mediation.console.pages import apps as app_pages
 from apex_mediation.console.pages import (
     auctions,
     auth,
+    billing,
     dashboard,
     ivt,
     network_accounts,
@@ -18,6 +19,7 @@ from apex_mediation.console.pages import (
     reports,
     settings,
     settings_api_keys,
+    unsubscribe,
 )
 from apex_mediation.console.pages import invitations as invitation_pages
 from apex_mediation.console.pages import placements as placement_pages
@@ -38,6 +40,8 @@ ROUTERS = (
     app_pages.router,
     placement_pages.router,
     placement_test.router,
+    unsubscribe.router,
+    billing.router,
 )
 
 

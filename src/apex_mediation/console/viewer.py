@@ -15,6 +15,7 @@ from apex_mediation.accounts import publishers, sessions
 from apex_mediation.accounts.errors import PermissionDenied
 from apex_mediation.accounts.identity import Actor
 from apex_mediation.api.deps import SAFE_METHODS, SessionDep, client_ip
+from apex_mediation.billing import access
 from apex_mediation.db.models import Publisher
 
 PUBLISHER_COOKIE = sessions.PUBLISHER_COOKIE_NAME
@@ -36,6 +37,7 @@ class Viewer:
     csrf_token: str
     memberships: list[tuple[Publisher, str]]
     is_operator: bool
+    billing_status: str | None = None  # past_due / restricted show a banner on every page
 
     @property
     def publisher_id(self) -> uuid.UUID | None:
@@ -86,6 +88,9 @@ async def current_viewer(request: Request, session: SessionDep) -> Viewer:
         is_platform_operator=user.is_platform_operator,
         ip=client_ip(request),
     )
+    status = await access.billing_status(session, actor.publisher_id)
+    if request.method not in SAFE_METHODS and not user.is_platform_operator:
+        access.check_change_allowed(status, request.url.path)
     return Viewer(
         actor=actor,
         user_id=user.id,
@@ -93,6 +98,7 @@ async def current_viewer(request: Request, session: SessionDep) -> Viewer:
         csrf_token=console_session.csrf_token,
         memberships=mine,
         is_operator=user.is_platform_operator,
+        billing_status=status,
     )
 
 

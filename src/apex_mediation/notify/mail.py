@@ -1,8 +1,8 @@
 """Email over SMTP, configured by `APEX_SMTP_URL` and `APEX_MAIL_FROM`.
 
 `smtp://user:pass@host:port` sends in the clear (local relays), `smtp+starttls://…` or
-`smtp://…?starttls=true` upgrades with STARTTLS and `smtps://…` uses implicit TLS. The stdlib
-`smtplib` runs in a worker thread so the event loop never blocks on the mail server.
+`smtp://…?starttls=true` upgrades with STARTTLS and `smtps://…` uses implicit TLS. aiosmtplib
+talks to the server on the event loop itself.
 
 Without `APEX_SMTP_URL`, development and tests write each message to the log (links included, so
 a local set-up works without a mail server); production refuses to pretend and raises
@@ -11,15 +11,17 @@ a local set-up works without a mail server); production refuses to pretend and r
 
 from __future__ import annotations
 
-import asyncio
 import logging
-import smtplib
+import re
 import ssl
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid, parseaddr
 from typing import Literal
 from urllib.parse import parse_qs, unquote, urlsplit
+
+import aiosmtplib
 
 from apex_mediation.settings import Settings
 
@@ -33,6 +35,9 @@ _SCHEMES: dict[str, tuple[Security, int]] = {
     "smtps": ("tls", 465),
 }
 _TRUE = frozenset({"1", "true", "yes", "on"})
+_HEADER_NAME = re.compile(r"[A-Za-z][A-Za-z0-9-]*")
+# Set by `build_message` itself: extra headers may not replace them.
+_OWN_HEADERS = frozenset({"from", "to", "cc", "bcc", "subject", "date", "message-id", "sender"})
 
 
 class MailError(RuntimeError):
@@ -58,6 +63,10 @@ class Email:
     to: str
     subject: str
     text: str
+    # Set: the message is multipart/alternative, the text first (clients show the last they can).
+    html: str | None = None
+    # List-Unsubscribe and friends; addressing headers are refused (see _OWN_HEADERS).
+    headers: Mapping[str, str] = field(default_factory=dict)
 
 
 def parse_smtp_url(url: str) -> SmtpConfig:
@@ -95,25 +104,31 @@ def build_message(sender: str, email: Email) -> EmailMessage:
     message["Date"] = formatdate(localtime=False, usegmt=True)
     domain = parseaddr(sender)[1].rpartition("@")[2] or "localhost"
     message["Message-ID"] = make_msgid(domain=domain)
+    for name, value in email.headers.items():
+        if not _HEADER_NAME.fullmatch(name) or name.lower() in _OWN_HEADERS:
+            raise ValueError(f"{name!r} cannot be set as an extra header")
+        message[name] = _one_line(value)
     message.set_content(email.text)
+    if email.html is not None:
+        message.add_alternative(email.html, subtype="html")
     return message
 
 
-def _send_sync(config: SmtpConfig, message: EmailMessage) -> None:
-    context = ssl.create_default_context()
-    client: smtplib.SMTP
-    if config.security == "tls":
-        client = smtplib.SMTP_SSL(
-            config.host, config.port, timeout=config.timeout_s, context=context
-        )
-    else:
-        client = smtplib.SMTP(config.host, config.port, timeout=config.timeout_s)
-    with client:
-        if config.security == "starttls":
-            client.starttls(context=context)
-        if config.username:
-            client.login(config.username, config.password or "")
-        client.send_message(message)
+async def _send_smtp(config: SmtpConfig, message: EmailMessage) -> None:
+    await aiosmtplib.send(
+        message,
+        sender=parseaddr(str(message["From"]))[1],
+        recipients=[parseaddr(str(message["To"]))[1]],
+        hostname=config.host,
+        port=config.port,
+        username=config.username,
+        password=config.password if config.username else None,
+        # start_tls=None would upgrade opportunistically; smtp:// means exactly no TLS.
+        use_tls=config.security == "tls",
+        start_tls=config.security == "starttls",
+        tls_context=ssl.create_default_context(),
+        timeout=config.timeout_s,
+    )
 
 
 async def send(settings: Settings, email: Email) -> bool:
@@ -127,8 +142,8 @@ async def send(settings: Settings, email: Email) -> bool:
         return False
     try:
         config = parse_smtp_url(settings.smtp_url.get_secret_value())
-        await asyncio.to_thread(_send_sync, config, message)
-    except (ValueError, OSError, smtplib.SMTPException) as exc:
+        await _send_smtp(config, message)
+    except (ValueError, OSError, aiosmtplib.SMTPException) as exc:
         raise MailError(f"sending to the mail server failed: {exc}") from exc
     return True
 

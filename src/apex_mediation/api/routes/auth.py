@@ -66,7 +66,11 @@ async def signup(
     body: SignupIn, request: Request, response: Response, session: SessionDep, services: ServicesDep
 ) -> MeOut:
     created = await publishers.create_publisher(
-        session, name=body.publisher_name, owner_email=str(body.email), owner_password=body.password
+        session,
+        name=body.publisher_name,
+        owner_email=str(body.email),
+        owner_password=body.password,
+        trial_days=services.settings.trial_days,
     )
     opened = await sessions.open_session(
         session,

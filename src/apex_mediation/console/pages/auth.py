@@ -110,7 +110,11 @@ async def signup(
         if not publisher_name.strip():
             raise DomainError("a publisher name is required", field="publisher name")
         created = await publishers.create_publisher(
-            session, name=publisher_name.strip(), owner_email=address, owner_password=password
+            session,
+            name=publisher_name.strip(),
+            owner_email=address,
+            owner_password=password,
+            trial_days=services.settings.trial_days,
         )
     except ValidationError:
         return render(request, "signup.html", {**context, "error": "email: not an address"}, 400)

@@ -28,6 +28,7 @@ NOTIFICATIONS = (
     ("alerts", "Alerts", "A network stops answering, fill drops, a credential is rejected."),
     ("billing", "Payouts and billing", "Invoices, payment receipts and payout notices."),
     ("product", "Product updates", "New features and changes to Apex, a few a year."),
+    ("marketing", "Marketing", "Offers, events and case studies from the Apex team."),
 )
 FLASHES = {
     "invited": "Invitation sent.",
@@ -158,12 +159,14 @@ async def save_notifications(
     alerts: Annotated[str | None, Form(max_length=10)] = None,
     billing: Annotated[str | None, Form(max_length=10)] = None,
     product: Annotated[str | None, Form(max_length=10)] = None,
+    marketing: Annotated[str | None, Form(max_length=10)] = None,
 ) -> Response:
     chosen = notifications.Preferences(
         weekly_report=weekly_report is not None,
         alerts=alerts is not None,
         billing=billing is not None,
         product=product is not None,
+        marketing=marketing is not None,
     )
     await notifications.save_preferences(session, viewer.actor, chosen)
     return redirect("/settings/notifications?done=saved")

@@ -1,0 +1,1 @@
+"""Billing: fee tiers, usage, invoices, Stripe, webhooks and dunning."""
