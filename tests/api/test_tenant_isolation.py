@@ -6,12 +6,16 @@ fails this test until it is covered here.
 
 from __future__ import annotations
 
+import datetime as dt
 import re
+import uuid
 from typing import Any
 
 import pytest
 from fastapi import FastAPI
 
+from apex_mediation.billing import invoicing
+from apex_mediation.services import Services
 from tests.helpers import Tenant
 
 # route template -> the kind of object its {id} names
@@ -24,6 +28,9 @@ OBJECT_ROUTES = {
     # has to be one the caller does not own.
     "/api/v1/transparency/auctions/{auction_id}": "auction",
     "/api/v1/transparency/placements/{placement_id}/verification": "placement",
+    "/api/v1/billing/invoices/{invoice_id}": "invoice",
+    "/api/v1/billing/invoices/{invoice_id}/html": "invoice",
+    "/api/v1/billing/invoices/{invoice_id}/pdf": "invoice",
 }
 BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("PATCH", "app"): {"name": "hijacked"},
@@ -45,7 +52,23 @@ def test_every_object_route_is_in_the_matrix(app: FastAPI) -> None:
     assert set(_object_routes(app)) == set(OBJECT_ROUTES)
 
 
-async def _objects(tenant: Tenant) -> dict[str, str]:
+async def _invoice(services: Services, tenant: Tenant) -> str:
+    last_month = (dt.datetime.now(dt.UTC).date().replace(day=1) - dt.timedelta(days=1)).replace(
+        day=1
+    )
+    async with services.postgres.session() as session:
+        invoice, _ = await invoicing.issue(
+            session,
+            services.settings,
+            uuid.UUID(tenant.publisher_id),
+            last_month,
+            dt.datetime.now(dt.UTC),
+        )
+        await session.commit()
+        return str(invoice.id)
+
+
+async def _objects(tenant: Tenant, services: Services | None = None) -> dict[str, str]:
     app = await tenant.android_app()
     placement = await tenant.create(
         "/api/v1/placements", {"name": "p", "appId": app["id"], "format": "banner"}
@@ -61,13 +84,14 @@ async def _objects(tenant: Tenant) -> dict[str, str]:
         "account": account["id"],
         "key": key["id"],
         "auction": "a" + placement["id"].replace("-", ""),
+        **({"invoice": await _invoice(services, tenant)} if services else {}),
     }
 
 
 async def test_another_publishers_ids_give_404_and_change_nothing(
-    app: FastAPI, tenant: Tenant, other_tenant: Tenant
+    app: FastAPI, tenant: Tenant, other_tenant: Tenant, services: Services
 ) -> None:
-    victim = await _objects(tenant)
+    victim = await _objects(tenant, services)
     before = {
         kind: (await tenant.call("GET", _url(kind, object_id))).json()
         for kind, object_id in victim.items()
@@ -85,7 +109,7 @@ async def test_another_publishers_ids_give_404_and_change_nothing(
                 attempts += 1
                 assert response.status_code == 404, (method, url, response.text)
                 assert response.json()["error"]["name"] == "NOT_FOUND"
-    assert attempts == 2 * 12  # 12 method x route pairs, each by key and by session
+    assert attempts == 2 * 15  # 15 method x route pairs, each by key and by session
     after = {
         kind: (await tenant.call("GET", _url(kind, object_id))).json()
         for kind, object_id in victim.items()

@@ -13,9 +13,10 @@ from collections.abc import AsyncIterator
 
 import pytest
 from fastapi import FastAPI
+from pydantic import SecretStr
 from sqlalchemy import select, update
 
-from apex_mediation.billing import cycle, dunning, webhooks
+from apex_mediation.billing import cycle, dunning, invoicing, webhooks
 from apex_mediation.billing.metrics import stripe_revenue_cents
 from apex_mediation.billing.runtime import BillingRuntime
 from apex_mediation.billing.stripe_gateway import StripeGateway
@@ -56,8 +57,6 @@ async def stripe_services(
             "stripe_webhook_secret": fake_stripe.webhook_secret,
         }
     )
-    from pydantic import SecretStr
-
     settings.stripe_secret_key = SecretStr(fake_stripe.api_key)
     settings.stripe_webhook_secret = SecretStr(fake_stripe.webhook_secret)
     gateway = StripeGateway.from_settings(settings)
@@ -128,6 +127,15 @@ async def _month_of_traffic(services: Services, tenant: Tenant) -> uuid.UUID:
         )
         await session.commit()
     return publisher_id
+
+
+async def _customer(services: Services, gateway: StripeGateway, publisher_id: uuid.UUID) -> str:
+    async with services.postgres.session() as session:
+        publisher = await session.get(Publisher, publisher_id)
+        assert publisher is not None
+        customer = await invoicing.ensure_customer(session, gateway, publisher)
+        await session.commit()
+        return customer
 
 
 async def _invoice(services: Services, publisher_id: uuid.UUID) -> Invoice:
@@ -252,13 +260,7 @@ async def test_a_declined_card_walks_through_dunning_and_recovers(
 ) -> None:
     services, gateway = stripe_services
     publisher_id = await _month_of_traffic(services, tenant)
-    async with services.postgres.session() as session:
-        publisher = await session.get(Publisher, publisher_id)
-        assert publisher is not None
-        from apex_mediation.billing import invoicing
-
-        customer = await invoicing.ensure_customer(session, gateway, publisher)
-        await session.commit()
+    customer = await _customer(services, gateway, publisher_id)
     fake_stripe.set_card_declines(customer, True, "insufficient_funds")
 
     report = await _issue(services, gateway, publisher_id)
@@ -363,13 +365,7 @@ async def test_webhooks_are_verified_idempotent_and_order_safe(
 ) -> None:
     services, gateway = stripe_services
     publisher_id = await _month_of_traffic(services, tenant)
-    async with services.postgres.session() as session:
-        publisher = await session.get(Publisher, publisher_id)
-        assert publisher is not None
-        from apex_mediation.billing import invoicing
-
-        customer = await invoicing.ensure_customer(session, gateway, publisher)
-        await session.commit()
+    customer = await _customer(services, gateway, publisher_id)
     fake_stripe.fail_next_payments(customer, 1)
     await _issue(services, gateway, publisher_id)
     invoice = await _invoice(services, publisher_id)

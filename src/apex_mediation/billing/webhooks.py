@@ -36,6 +36,17 @@ class Outcome:
     applied: bool  # False: recorded but nothing to change (unknown type, stale, unknown object)
 
 
+@dataclass(frozen=True)
+class _Incoming:
+    """What every handler receives: the transaction, the event's object and its times."""
+
+    session: AsyncSession
+    settings: Settings
+    obj: dict[str, Any]
+    created: dt.datetime
+    now: dt.datetime
+
+
 def _created(event: dict[str, Any]) -> dt.datetime:
     return dt.datetime.fromtimestamp(int(event.get("created") or 0), dt.UTC)
 
@@ -61,7 +72,8 @@ async def receive(
         return Outcome(event_id, event_type, duplicate=True, applied=False)
     handler = _HANDLERS.get(event_type)
     obj: dict[str, Any] = (event.get("data") or {}).get("object") or {}
-    applied = bool(handler and await handler(session, settings, obj, _created(event), now))
+    incoming = _Incoming(session, settings, obj, _created(event), now)
+    applied = bool(handler and await handler(incoming))
     row = await session.get(StripeWebhookEvent, event_id)
     assert row is not None
     row.processed_at = now
@@ -93,71 +105,46 @@ def _newer(seen: dt.datetime | None, created: dt.datetime) -> bool:
     return seen is None or created >= seen
 
 
-async def _invoice_finalized(
-    session: AsyncSession,
-    settings: Settings,
-    obj: dict[str, Any],
-    created: dt.datetime,
-    now: dt.datetime,
-) -> bool:
-    invoice = await _invoice_of(session, obj)
+async def _invoice_finalized(e: _Incoming) -> bool:
+    invoice = await _invoice_of(e.session, e.obj)
     if invoice is None or invoice.status != "draft":
         return False  # already open (our own push) or beyond: nothing moves backwards
     invoice.status = "open"
-    invoice.finalized_at = invoice.finalized_at or now
-    invoice.hosted_invoice_url = obj.get("hosted_invoice_url") or invoice.hosted_invoice_url
-    invoice.stripe_event_at = created
+    invoice.finalized_at = invoice.finalized_at or e.now
+    invoice.hosted_invoice_url = e.obj.get("hosted_invoice_url") or invoice.hosted_invoice_url
+    invoice.stripe_event_at = e.created
     return True
 
 
-async def _invoice_paid(
-    session: AsyncSession,
-    settings: Settings,
-    obj: dict[str, Any],
-    created: dt.datetime,
-    now: dt.datetime,
-) -> bool:
-    invoice = await _invoice_of(session, obj)
+async def _invoice_paid(e: _Incoming) -> bool:
+    invoice = await _invoice_of(e.session, e.obj)
     if invoice is None or invoice.status in ("paid", "void"):
         return False
-    amount = int(obj.get("amount_paid") or invoice.total_cents)
-    await invoicing.mark_paid(session, invoice, amount, now)
-    invoice.stripe_event_at = created
-    await dunning.recover(session, settings, invoice, now)
+    amount = int(e.obj.get("amount_paid") or invoice.total_cents)
+    await invoicing.mark_paid(e.session, invoice, amount, e.now)
+    invoice.stripe_event_at = e.created
+    await dunning.recover(e.session, e.settings, invoice, e.now)
     return True
 
 
-async def _invoice_payment_failed(
-    session: AsyncSession,
-    settings: Settings,
-    obj: dict[str, Any],
-    created: dt.datetime,
-    now: dt.datetime,
-) -> bool:
-    invoice = await _invoice_of(session, obj)
+async def _invoice_payment_failed(e: _Incoming) -> bool:
+    invoice = await _invoice_of(e.session, e.obj)
     if invoice is None or invoice.status in ("paid", "void"):
         return False  # a failure reported after the payment succeeded changes nothing
-    error = ((obj.get("last_finalization_error") or {}).get("message")) or "the payment failed"
-    case = await dunning.open_case(session, settings, invoice, str(error), now)
-    invoice.stripe_event_at = created
+    case = await dunning.open_case(e.session, e.settings, invoice, "the payment failed", e.now)
+    invoice.stripe_event_at = e.created
     return case is not None
 
 
-async def _invoice_closed(
-    session: AsyncSession,
-    settings: Settings,
-    obj: dict[str, Any],
-    created: dt.datetime,
-    now: dt.datetime,
-) -> bool:
+async def _invoice_closed(e: _Incoming) -> bool:
     """invoice.voided / invoice.marked_uncollectible: the operator closed it in Stripe."""
-    invoice = await _invoice_of(session, obj)
-    status = "void" if obj.get("status") == "void" else "uncollectible"
+    invoice = await _invoice_of(e.session, e.obj)
+    status = "void" if e.obj.get("status") == "void" else "uncollectible"
     if invoice is None or invoice.status == "paid":
         return False
     invoice.status = status
-    invoice.stripe_event_at = created
-    await dunning.recover(session, settings, invoice, now)
+    invoice.stripe_event_at = e.created
+    await dunning.recover(e.session, e.settings, invoice, e.now)
     return True
 
 
@@ -170,28 +157,22 @@ async def _publisher_of(session: AsyncSession, customer: object) -> Publisher | 
     return found
 
 
-async def _subscription(
-    session: AsyncSession,
-    settings: Settings,
-    obj: dict[str, Any],
-    created: dt.datetime,
-    now: dt.datetime,
-) -> bool:
-    publisher = await _publisher_of(session, obj.get("customer"))
+async def _subscription(e: _Incoming) -> bool:
+    publisher = await _publisher_of(e.session, e.obj.get("customer"))
     if publisher is None:
         return False
-    account = await plans.get_account(session, publisher.id)
-    if account is None or not _newer(account.stripe_event_at, created):
+    account = await plans.get_account(e.session, publisher.id)
+    if account is None or not _newer(account.stripe_event_at, e.created):
         return False  # an older state arriving late
-    status = str(obj.get("status") or "")
+    status = str(e.obj.get("status") or "")
     before = account.stripe_subscription_status
     account.stripe_subscription_status = status
-    account.stripe_event_at = created
-    publisher.stripe_subscription_id = str(obj.get("id") or publisher.stripe_subscription_id)
+    account.stripe_event_at = e.created
+    publisher.stripe_subscription_id = str(e.obj.get("id") or publisher.stripe_subscription_id)
     if status == "canceled" and account.status in ("active", "trialing"):
         account.status = "canceled"
     await audit.record(
-        session,
+        e.session,
         Actor.system(publisher.id),
         "billing.subscription_changed",
         "publisher",
@@ -203,23 +184,17 @@ async def _subscription(
     return True
 
 
-async def _payment_method_added(
-    session: AsyncSession,
-    settings: Settings,
-    obj: dict[str, Any],
-    created: dt.datetime,
-    now: dt.datetime,
-) -> bool:
+async def _payment_method_added(e: _Incoming) -> bool:
     """checkout.session.completed (setup mode) or payment_method.attached."""
-    if obj.get("object") == "checkout.session" and obj.get("mode") != "setup":
+    if e.obj.get("object") == "checkout.session" and e.obj.get("mode") != "setup":
         return False
-    publisher = await _publisher_of(session, obj.get("customer"))
-    account = await plans.get_account(session, publisher.id) if publisher else None
+    publisher = await _publisher_of(e.session, e.obj.get("customer"))
+    account = await plans.get_account(e.session, publisher.id) if publisher else None
     if publisher is None or account is None or account.has_payment_method:
         return False
     account.has_payment_method = True
     await audit.record(
-        session,
+        e.session,
         Actor.system(publisher.id),
         "billing.payment_method_added",
         "publisher",

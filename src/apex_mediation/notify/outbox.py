@@ -184,12 +184,12 @@ async def notify_publisher(
     revoked_at = getattr(Membership, "revoked_at", None)  # memberships may gain a soft delete
     if revoked_at is not None:
         statement = statement.where(revoked_at.is_(None))
+    check = kind is not None and not transactional
+    default = bool(getattr(notifications.Preferences(), kind)) if kind else True  # no row yet
     queued: list[uuid.UUID] = []
     for user_id, email, name, preference in (await session.execute(statement)).all():
-        if not transactional and kind is not None:
-            default: bool = getattr(notifications.Preferences(), kind)
-            if not (getattr(preference, kind) if preference is not None else default):
-                continue
+        if check and not (getattr(preference, str(kind)) if preference else default):
+            continue
         queued_id = await enqueue_email(
             session,
             settings,

@@ -19,13 +19,14 @@ from apex_mediation.console.pages.settings import NOTIFICATIONS
 from apex_mediation.console.rendering import ConsoleRoute, render
 from apex_mediation.notify import unsubscribe
 from apex_mediation.notify.unsubscribe import BadToken
+from apex_mediation.services import Services
 
 router = APIRouter(route_class=ConsoleRoute, include_in_schema=False)
 LABELS = {value: label for value, label, _ in NOTIFICATIONS}
 MAX_TOKEN_LENGTH = 256
 
 
-def _read(services: ServicesDep, token: str | None) -> tuple[uuid.UUID, notifications.Kind]:
+def _read(services: Services, token: str | None) -> tuple[uuid.UUID, notifications.Kind]:
     if not token:
         raise BadToken("the link has no token (it may have been cut when copied)")
     if len(token) > MAX_TOKEN_LENGTH:
