@@ -91,6 +91,8 @@ WITHOUT_SESSION = {
     "/password-reset",
     "/password-reset/{token}",
     "/invitations/{token}/signup",
+    # The signed token in the link is the credential (RFC 8058 one-click needs no session).
+    "/notifications/unsubscribe",
 }
 
 

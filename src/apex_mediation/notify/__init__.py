@@ -1,1 +1,2 @@
-"""Outgoing notifications: email over SMTP and the messages Apex sends."""
+"""Outgoing notifications: email over SMTP and Slack webhooks, queued in a durable outbox
+(`outbox`), rendered from the Jinja2 files under notify/templates/ (`templates`)."""

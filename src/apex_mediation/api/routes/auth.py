@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated
 
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, BackgroundTasks, Request, Response
 from pydantic import BaseModel, ConfigDict, EmailStr, Field, StrictStr
 from pydantic.alias_generators import to_camel
 
@@ -14,6 +14,7 @@ from apex_mediation.accounts.errors import AuthenticationFailed
 from apex_mediation.accounts.passwords import MAX_LENGTH
 from apex_mediation.api.deps import ServicesDep, SessionDep, client_ip
 from apex_mediation.api.schemas import MeOut, PublisherOut
+from apex_mediation.billing import runtime as billing_runtime
 
 router = APIRouter(prefix="/api/v1/auth", tags=["auth"])
 
@@ -63,7 +64,12 @@ async def _me(
 
 @router.post("/signup", status_code=201, response_model=MeOut)
 async def signup(
-    body: SignupIn, request: Request, response: Response, session: SessionDep, services: ServicesDep
+    body: SignupIn,
+    request: Request,
+    response: Response,
+    session: SessionDep,
+    services: ServicesDep,
+    background: BackgroundTasks,
 ) -> MeOut:
     created = await publishers.create_publisher(
         session,
@@ -72,6 +78,7 @@ async def signup(
         owner_password=body.password,
         trial_days=services.settings.trial_days,
     )
+    background.add_task(billing_runtime.create_customer, request.app, created.publisher.id)
     opened = await sessions.open_session(
         session,
         created.owner.id,

@@ -6,12 +6,13 @@ import datetime as dt
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Form, Request, Response
+from fastapi import APIRouter, BackgroundTasks, Form, Request, Response
 from pydantic import EmailStr, TypeAdapter, ValidationError
 
 from apex_mediation.accounts import publishers, sessions, users
 from apex_mediation.accounts.errors import AuthenticationFailed, DomainError
 from apex_mediation.api.deps import ServicesDep, SessionDep, client_ip
+from apex_mediation.billing import runtime as billing_runtime
 from apex_mediation.console.rendering import ConsoleRoute, redirect, render
 from apex_mediation.console.viewer import PUBLISHER_COOKIE, ViewerDep
 from apex_mediation.services import Services
@@ -103,6 +104,7 @@ async def signup(
     publisher_name: Annotated[str, Form(max_length=200)],
     email: Annotated[str, Form(max_length=254)],
     password: Annotated[str, Form(max_length=1024)],
+    background: BackgroundTasks,
 ) -> Response:
     context = {"publisher_name": publisher_name, "email": email}
     try:
@@ -121,6 +123,7 @@ async def signup(
     except DomainError as exc:
         message = f"{exc.field}: {exc.message}" if exc.field else exc.message
         return render(request, "signup.html", {**context, "error": message}, 400)
+    background.add_task(billing_runtime.create_customer, request.app, created.publisher.id)
     return await start_session(request, session, services, created.owner.id, "/apps?welcome=1")
 
 
