@@ -128,3 +128,32 @@ async def test_concurrent_replays_apply_once_and_late_news_is_ignored(
         )
     assert account is not None and account.stripe_subscription_status == "active"
     assert changes == 1
+
+
+async def test_payment_method_and_portal_links(
+    stripe_app: StripeGateway, fake_stripe: FakeStripe, tenant: Tenant
+) -> None:
+    checkout = await tenant.call("POST", "/api/v1/billing/payment-method")
+    assert checkout.status_code == 200, checkout.text
+    assert checkout.json()["url"].startswith(fake_stripe.base_url + "/checkout/")
+    portal = await tenant.call("POST", "/api/v1/billing/portal")
+    assert portal.json()["url"].startswith(fake_stripe.base_url + "/portal/")
+    # The console's button sends the browser straight to Stripe's page.
+    page = await tenant.http.post("/billing/payment-method", data={"csrf_token": tenant.csrf})
+    assert page.status_code == 303
+    assert page.headers["location"].startswith(fake_stripe.base_url + "/checkout/")
+    # A read-only key cannot open payment pages.
+    reader = await tenant.session_call(
+        "POST", "/api/v1/api-keys", json={"name": "r", "scopes": ["reporting"]}
+    )
+    refused = await tenant.http.post(
+        "/api/v1/billing/payment-method",
+        headers={"Authorization": f"Bearer {reader.json()['key']}"},
+    )
+    assert refused.status_code == 403
+
+
+async def test_without_stripe_the_links_say_payments_are_not_configured(tenant: Tenant) -> None:
+    response = await tenant.call("POST", "/api/v1/billing/payment-method")
+    assert response.status_code == 400
+    assert "not configured" in response.json()["error"]["message"]
