@@ -13,8 +13,9 @@ from enum import StrEnum
 from functools import cached_property
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 MIN_SECRET_LENGTH = 32
@@ -114,6 +115,28 @@ class Settings(BaseSettings):
     dunning_retry_days: str = Field("3,5,7", alias="APEX_DUNNING_RETRY_DAYS")
     dunning_grace_days: int = Field(10, alias="APEX_DUNNING_GRACE_DAYS", ge=0, le=90)
 
+    # AI: off unless the master switch AND a feature's own flag are on (environment defaults;
+    # an operator can change them at run time, stored in PostgreSQL). The gateway in ai/ is the
+    # only path to OpenAI.
+    enable_ai_automation: bool = Field(False, alias="ENABLE_AI_AUTOMATION")
+    enable_sales_ai_optimization: bool = Field(False, alias="ENABLE_SALES_AI_OPTIMIZATION")
+    enable_growth_ai_analytics: bool = Field(False, alias="ENABLE_GROWTH_AI_ANALYTICS")
+    enable_self_evolving_ai: bool = Field(False, alias="ENABLE_SELF_EVOLVING_AI")
+    openai_api_key: SecretStr | None = Field(None, alias="OPENAI_API_KEY")
+    openai_base_url: str = Field("https://api.openai.com/v1", alias="OPENAI_BASE_URL")
+    openai_model: str = Field("gpt-4o-mini", alias="APEX_OPENAI_MODEL")
+    openai_timeout_s: float = Field(30.0, alias="APEX_OPENAI_TIMEOUT_S", gt=0)
+    # Prices in micro-dollars per million tokens, input:output, per model.
+    ai_prices: str = Field(
+        "gpt-4o-mini=150000:600000,gpt-4o=2500000:10000000", alias="APEX_AI_PRICES"
+    )
+    ai_monthly_budget_dollars: int = Field(100, alias="APEX_AI_MONTHLY_BUDGET_DOLLARS", ge=0)
+    ai_soft_limit_percent: int = Field(50, alias="APEX_AI_SOFT_LIMIT_PERCENT", ge=1, le=100)
+    ai_warning_percent: int = Field(80, alias="APEX_AI_WARNING_PERCENT", ge=1, le=100)
+    ai_hard_limit_percent: int = Field(100, alias="APEX_AI_HARD_LIMIT_PERCENT", ge=1, le=100)
+    ai_review_timezone: str = Field("UTC", alias="APEX_AI_REVIEW_TIMEZONE")
+    ai_review_hour: int = Field(9, alias="APEX_AI_REVIEW_HOUR", ge=0, le=23)
+
     @field_validator(
         "database_url",
         "clickhouse_url",
@@ -122,11 +145,27 @@ class Settings(BaseSettings):
         "slack_webhook_url",
         "stripe_secret_key",
         "stripe_webhook_secret",
+        "openai_api_key",
         mode="before",
     )
     @classmethod
     def _empty_is_unset(cls, value: Any) -> Any:
         return None if value == "" else value
+
+    @model_validator(mode="after")
+    def _ai_thresholds(self) -> Settings:
+        if not self.ai_soft_limit_percent < self.ai_warning_percent <= self.ai_hard_limit_percent:
+            raise ValueError(
+                "APEX_AI_SOFT_LIMIT_PERCENT < APEX_AI_WARNING_PERCENT <= "
+                "APEX_AI_HARD_LIMIT_PERCENT must hold"
+            )
+        try:
+            ZoneInfo(self.ai_review_timezone)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(
+                f"APEX_AI_REVIEW_TIMEZONE {self.ai_review_timezone!r} is not a known time zone"
+            ) from exc
+        return self
 
     @property
     def is_production(self) -> bool:

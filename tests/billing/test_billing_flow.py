@@ -416,3 +416,38 @@ async def test_webhooks_are_verified_idempotent_and_order_safe(
     assert len(list(events)) == 2
     # The first (synchronous) attempt failed and opened a case; the paid webhook closed it.
     assert case is not None and case.outcome == "recovered"
+
+
+async def test_the_cycle_runs_in_one_process_at_a_time(
+    stripe_services: tuple[Services, StripeGateway], tenant: Tenant
+) -> None:
+    from sqlalchemy import func as sql_func
+
+    from apex_mediation.billing import metrics as billing_metrics
+
+    services, gateway = stripe_services
+    async with services.postgres.engine.connect() as other:
+        assert await other.scalar(select(sql_func.pg_try_advisory_lock(cycle._LOCK_KEY)))
+        skipped = await cycle.run(services, gateway, NOW)
+        await other.scalar(select(sql_func.pg_advisory_unlock(cycle._LOCK_KEY)))
+    assert skipped.ran is False and skipped.usage_days == 0
+    report = await cycle.run(services, gateway, NOW)
+    assert report.ran and report.errors == []
+    assert report.usage_days >= 2  # yesterday and today for every publisher, this one included
+    publisher = await _publisher_row(services, uuid.UUID(tenant.publisher_id))
+    assert publisher.stripe_customer_id  # the cycle gave the new publisher its customer
+    async with services.postgres.session() as session:
+        paid = await session.scalar(
+            select(sql_func.coalesce(sql_func.sum(Invoice.amount_paid_cents), 0)).where(
+                Invoice.status == "paid", Invoice.stripe_invoice_id.is_not(None)
+            )
+        )
+        await billing_metrics.refresh(session)
+    assert stripe_revenue_cents._value.get() == paid
+
+
+async def _publisher_row(services: Services, publisher_id: uuid.UUID) -> Publisher:
+    async with services.postgres.session() as session:
+        found = await session.get(Publisher, publisher_id)
+        assert found is not None
+        return found

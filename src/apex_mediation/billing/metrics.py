@@ -29,14 +29,9 @@ async def refresh(session: AsyncSession) -> None:
         )
     )
     stripe_revenue_cents.set(int(paid or 0))
-    counts = dict(
-        (
-            await session.execute(
-                select(BillingAccount.status, func.count()).group_by(BillingAccount.status)
-            )
-        )
-        .tuples()
-        .all()
+    rows = await session.execute(
+        select(BillingAccount.status, func.count()).group_by(BillingAccount.status)
     )
+    counts = {status: int(n) for status, n in rows.all()}
     for status in ("trialing", "active", "past_due", "restricted", "canceled"):
         billing_accounts_by_status.labels(status).set(counts.get(status, 0))

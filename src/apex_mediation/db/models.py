@@ -803,3 +803,76 @@ class RevenueReconciliation(Base):
     tracked_impressions: Mapped[int] = mapped_column(BigInteger, nullable=False)
     reported_impressions: Mapped[int | None] = mapped_column(BigInteger)
     computed_at: Mapped[dt.datetime] = _created()
+
+
+# -- add_ai_cost_controls -------------------------------------------------------------------------
+
+AI_FLAGS = (
+    "ENABLE_AI_AUTOMATION",
+    "ENABLE_SALES_AI_OPTIMIZATION",
+    "ENABLE_GROWTH_AI_ANALYTICS",
+    "ENABLE_SELF_EVOLVING_AI",
+)
+AI_OUTCOMES = ("reserved", "ok", "error", "refused")
+
+
+class AiFlag(Base):
+    """A flag set by an operator at run time; without a row the environment's default holds."""
+
+    __tablename__ = "ai_flags"
+    __table_args__ = (CheckConstraint(_in("name", AI_FLAGS), name="name"),)
+
+    name: Mapped[str] = mapped_column(Text, primary_key=True)
+    enabled: Mapped[bool] = mapped_column(Boolean, nullable=False)
+    updated_by: Mapped[str | None] = mapped_column(Text)
+    updated_at: Mapped[dt.datetime] = _created()
+
+
+class AiBudgetMonth(Base):
+    """One calendar month's AI budget and what is spent and reserved against it. Reservations
+    are taken with a conditional UPDATE of this row, so concurrent calls serialise on it and
+    spent + reserved never passes the hard limit."""
+
+    __tablename__ = "ai_budget_months"
+    __table_args__ = (
+        CheckConstraint("budget_micros >= 0", name="budget_micros"),
+        CheckConstraint("reserved_micros >= 0", name="reserved_micros"),
+        CheckConstraint("spent_micros >= 0", name="spent_micros"),
+    )
+
+    month: Mapped[dt.date] = mapped_column(Date, primary_key=True)
+    budget_micros: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    reserved_micros: Mapped[int] = mapped_column(
+        BigInteger, nullable=False, server_default=text("0")
+    )
+    spent_micros: Mapped[int] = mapped_column(BigInteger, nullable=False, server_default=text("0"))
+    # When each threshold's alert went out (once per month).
+    soft_alert_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    warning_alert_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    hard_alert_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    updated_at: Mapped[dt.datetime] = _created()
+
+
+class AiSpendEntry(Base):
+    """The ledger: one row per call asked for, refused or made, with its tokens and cost."""
+
+    __tablename__ = "ai_spend_ledger"
+    __table_args__ = (
+        CheckConstraint(_in("outcome", AI_OUTCOMES), name="outcome"),
+        CheckConstraint("reserved_micros >= 0", name="reserved_micros"),
+        Index(None, "month", "feature"),
+        Index(None, "created_at"),
+    )
+
+    id: Mapped[uuid.UUID] = _uuid_pk()
+    month: Mapped[dt.date] = mapped_column(Date, nullable=False)
+    feature: Mapped[str] = mapped_column(Text, nullable=False)
+    model: Mapped[str] = mapped_column(Text, nullable=False)
+    outcome: Mapped[str] = mapped_column(Text, nullable=False)
+    reserved_micros: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    cost_micros: Mapped[int | None] = mapped_column(BigInteger)
+    prompt_tokens: Mapped[int | None] = mapped_column(Integer)
+    completion_tokens: Mapped[int | None] = mapped_column(Integer)
+    error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[dt.datetime] = _created()
+    settled_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
