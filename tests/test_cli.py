@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 from typer.testing import CliRunner
@@ -108,3 +110,46 @@ def test_ivt_commands(fresh_database: str, tmp_path: Path) -> None:
         env=env,
     )  # fmt: skip
     assert inverted.returncode == 1 and "flag:" in inverted.stdout
+
+
+def test_ai_commands(fresh_database: str, tmp_path: Path) -> None:
+    """In-process (these commands never open chDB), so the dozen calls stay quick."""
+    env = {"APEX_DATA_DIR": str(tmp_path), "DATABASE_URL": fresh_database, "COLUMNS": "200"}
+    assert apex("migrate", env=env).returncode == 0
+
+    def ai(*args: str) -> Any:
+        return runner.invoke(app, ["ai", *args], env=env)
+
+    estimated = ai("estimate", "--customers", "100")
+    assert estimated.exit_code == 0, estimated.stderr
+    assert "$2.77" in estimated.stdout and "$5.54" in estimated.stdout
+    assert "$8.31" in estimated.stdout
+    at_scale = ai("estimate", "--customers", "10000")
+    assert "$831.00" in at_scale.stdout
+    shown = ai("flags")
+    assert "ENABLE_AI_AUTOMATION           off  (environment)" in shown.stdout
+    status = ai("rollout", "status")
+    assert "stage 0 of 3" in status.stdout and "ready" in status.stdout
+    advanced = ai("rollout", "advance")
+    assert advanced.exit_code == 0 and "stage 1 of 3" in advanced.stdout
+    refused = ai("rollout", "advance")
+    assert refused.exit_code == 1 and "each stage runs a week" in refused.stdout
+    off = ai("flags", "set", "ENABLE_AI_AUTOMATION", "off")
+    assert off.exit_code == 0 and "is off" in off.stdout
+    assert "off  (set" in ai("flags").stdout
+    bad = ai("flags", "set", "ENABLE_EVERYTHING", "on")
+    assert bad.exit_code == 1 and "unknown flag" in bad.stdout
+    budget = ai("budget", "set", "250")
+    assert budget.exit_code == 0 and "of $250.00" in budget.stdout
+    assert "hard $250.00" in budget.stdout
+    review = ai("review")
+    assert review.exit_code == 0 and "Month to date" in review.stdout
+
+
+def test_billing_invoice_refuses_an_open_month(tmp_path: Path) -> None:
+    env = {"APEX_DATA_DIR": str(tmp_path)}
+    this_month = dt.datetime.now(dt.UTC).strftime("%Y-%m")
+    refused = apex("billing", "invoice", "--month", this_month, env=env)
+    assert refused.returncode == 2 and "only a month that has ended" in refused.stdout
+    malformed = apex("billing", "invoice", "--month", "2026-13", env=env)
+    assert malformed.returncode == 2 and "YYYY-MM" in malformed.stdout

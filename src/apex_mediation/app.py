@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
+from apex_mediation.ai.runtime import AiRuntime
 from apex_mediation.api import errors
 from apex_mediation.api.routes import (
     api_keys,
@@ -44,6 +45,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
             open_ = app.state.services
             await app.state.auction.start(open_.postgres, open_.analytics, open_.cache)
             app.state.billing = BillingRuntime.start(open_)
+            app.state.ai = AiRuntime.start(open_)
             # Everything loaded at start-up lives as long as the process: freezing it keeps the
             # collector from rescanning it, whose >100 ms pauses timed out every bidder in flight
             # and opened their circuit breakers (docs/benchmarks.md).
@@ -51,8 +53,9 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
             gc.freeze()
             yield
         finally:
-            if getattr(app.state, "billing", None) is not None:
-                await app.state.billing.stop()
+            for runtime in ("ai", "billing"):
+                if getattr(app.state, runtime, None) is not None:
+                    await getattr(app.state, runtime).stop()
             await app.state.auction.stop()
             if owned:
                 await app.state.services.close()

@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from apex_mediation import schema
 from apex_mediation.app import create_app
+from apex_mediation.cli_ai import ai as ai_commands
 from apex_mediation.cli_billing import billing as billing_commands
 from apex_mediation.cli_ivt import in_session
 from apex_mediation.cli_ivt import ivt as ivt_commands
@@ -36,6 +37,7 @@ app.add_typer(admin, name="admin")
 app.add_typer(config, name="config")
 app.add_typer(ivt_commands, name="ivt")
 app.add_typer(billing_commands, name="billing")
+app.add_typer(ai_commands, name="ai")
 console = Console()
 
 PortOption = Annotated[int | None, typer.Option("--port", help="Port (default APEX_PORT or 8000)")]

@@ -130,6 +130,11 @@ class Settings(BaseSettings):
     ai_prices: str = Field(
         "gpt-4o-mini=150000:600000,gpt-4o=2500000:10000000", alias="APEX_AI_PRICES"
     )
+    # Expected use per feature, for `apex ai estimate`: calls per customer per month and the
+    # tokens of a typical call (prompt:completion).
+    ai_usage: str = Field(
+        "sales=30:2160:1000,growth=4:30200:4000,self_evolving=20:4220:1250", alias="APEX_AI_USAGE"
+    )
     ai_monthly_budget_dollars: int = Field(100, alias="APEX_AI_MONTHLY_BUDGET_DOLLARS", ge=0)
     ai_soft_limit_percent: int = Field(50, alias="APEX_AI_SOFT_LIMIT_PERCENT", ge=1, le=100)
     ai_warning_percent: int = Field(80, alias="APEX_AI_WARNING_PERCENT", ge=1, le=100)
