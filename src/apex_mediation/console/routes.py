@@ -5,8 +5,8 @@ from __future__ import annotations
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
-from apex_mediation.console.pages import apps as app_pages
 from apex_mediation.console.pages import (
+    ai_costs,
     auctions,
     auth,
     billing,
@@ -21,6 +21,7 @@ from apex_mediation.console.pages import (
     settings_api_keys,
     unsubscribe,
 )
+from apex_mediation.console.pages import apps as app_pages
 from apex_mediation.console.pages import invitations as invitation_pages
 from apex_mediation.console.pages import placements as placement_pages
 from apex_mediation.console.rendering import STATIC_DIR
@@ -42,6 +43,7 @@ ROUTERS = (
     placement_test.router,
     unsubscribe.router,
     billing.router,
+    ai_costs.router,
 )
 
 

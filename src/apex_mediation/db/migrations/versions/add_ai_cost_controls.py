@@ -80,9 +80,7 @@ def upgrade() -> None:
             "outcome IN ('reserved', 'ok', 'error', 'refused')",
             name=op.f("ck_ai_spend_ledger_outcome"),
         ),
-        sa.CheckConstraint(
-            "reserved_micros >= 0", name=op.f("ck_ai_spend_ledger_reserved_micros")
-        ),
+        sa.CheckConstraint("reserved_micros >= 0", name=op.f("ck_ai_spend_ledger_reserved_micros")),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_ai_spend_ledger")),
     )
     op.create_index(
