@@ -14,8 +14,9 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from apex_mediation.accounts.errors import InvalidInput
-from apex_mediation.ai import budget, flags
+from apex_mediation.ai import budget, flags, review
 from apex_mediation.ai.features import FEATURE_FLAGS, MASTER_FLAG, Feature
+from apex_mediation.ai.money import micros_to_dollars
 from apex_mediation.api.deps import ServicesDep, SessionDep
 from apex_mediation.billing.money import format_micros_as_dollars
 from apex_mediation.console.inputs import form_text
@@ -46,11 +47,9 @@ def ai_dollars(micros: int | None) -> str:
         return "\u2013"
     if micros == 0 or abs(micros) >= budget.MICROS:
         return format_micros_as_dollars(micros)
-    sign = "-" if micros < 0 else ""
-    steps = (abs(micros) + MICROS_PER_STEP // 2) // MICROS_PER_STEP  # half up, in magnitude
-    if steps == 0:
-        return f"< {sign}$0.0001"
-    return f"{sign}${steps // 10_000}.{steps % 10_000:04d}"
+    if abs(micros) < MICROS_PER_STEP // 2:  # would round to nothing
+        return f"< {'-' if micros < 0 else ''}$0.0001"
+    return micros_to_dollars(micros, 4)
 
 
 def percent_of(part: int, whole: int) -> str:
@@ -106,7 +105,7 @@ class AiCosts:
 def forecast(spent_micros: int, now: dt.datetime) -> tuple[int, int, int]:
     """Linear: spend so far * days in the month // days begun (today counts)."""
     days = calendar.monthrange(now.year, now.month)[1]
-    return spent_micros * days // now.day, now.day, days
+    return review.forecast(spent_micros, now.date()), now.day, days
 
 
 def reached(standing: budget.Standing, thresholds: list[Threshold]) -> str | None:
