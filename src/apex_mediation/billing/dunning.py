@@ -16,6 +16,7 @@ import datetime as dt
 import logging
 import uuid
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -72,6 +73,41 @@ def _context(settings: Settings, invoice: Invoice, case: DunningCase) -> dict[st
     }
 
 
+async def _record_step(
+    session: AsyncSession,
+    settings: Settings,
+    invoice: Invoice,
+    case: DunningCase,
+    action: str,
+    template: str,
+    step: str,
+    *,
+    audit_facts: dict[str, Any],
+    extra: dict[str, object] | None = None,
+) -> None:
+    """One dunning step's audit row and its email to the owners and admins (transactional:
+    sent whatever their preferences; once per step, by its dedupe key)."""
+    await audit.record(
+        session,
+        Actor.system(invoice.publisher_id),
+        action,
+        "invoice",
+        invoice.id,
+        publisher_id=invoice.publisher_id,
+        **audit_facts,
+    )
+    await outbox.notify_publisher(
+        session,
+        settings,
+        invoice.publisher_id,
+        template=template,
+        context={**_context(settings, invoice, case), **(extra or {})},
+        category="billing",
+        transactional=True,
+        dedupe_key=f"dunning:{case.id}:{step}",
+    )
+
+
 async def _set_status(
     session: AsyncSession, publisher_id: uuid.UUID, status: str, now: dt.datetime
 ) -> str | None:
@@ -109,26 +145,23 @@ async def open_case(
     session.add(case)
     await session.flush()
     before = await _set_status(session, invoice.publisher_id, "past_due", now)
-    await audit.record(
-        session,
-        Actor.system(invoice.publisher_id),
-        "billing.dunning_started",
-        "invoice",
-        invoice.id,
-        publisher_id=invoice.publisher_id,
-        before={"status": before},
-        after={"status": "past_due"},
-        details={"reason": reason[:200], "grace_ends_at": case.grace_ends_at.isoformat()},
-    )
-    await outbox.notify_publisher(
+    await _record_step(
         session,
         settings,
-        invoice.publisher_id,
-        template="billing/payment_failed",
-        context={**_context(settings, invoice, case), "reason": reason[:200]},
-        category="billing",
-        transactional=True,
-        dedupe_key=f"dunning:{case.id}:started",
+        invoice,
+        case,
+        "billing.dunning_started",
+        "billing/payment_failed",
+        "started",
+        audit_facts={
+            "before": {"status": before},
+            "after": {"status": "past_due"},
+            "details": {
+                "reason": reason[:200],
+                "grace_ends_at": case.grace_ends_at.isoformat(),
+            },
+        },
+        extra={"reason": reason[:200]},
     )
     return case
 
@@ -154,28 +187,21 @@ async def recover(
         )
     )
     before = None if still_open else await _set_status(session, invoice.publisher_id, "active", now)
-    await audit.record(
-        session,
-        Actor.system(invoice.publisher_id),
-        "billing.dunning_recovered",
-        "invoice",
-        invoice.id,
-        publisher_id=invoice.publisher_id,
-        details={
-            "step": case.step,
-            "was_restricted": case.restricted_at is not None,
-            "status_before": before,
-        },
-    )
-    await outbox.notify_publisher(
+    await _record_step(
         session,
         settings,
-        invoice.publisher_id,
-        template="billing/payment_recovered",
-        context=_context(settings, invoice, case),
-        category="billing",
-        transactional=True,
-        dedupe_key=f"dunning:{case.id}:recovered",
+        invoice,
+        case,
+        "billing.dunning_recovered",
+        "billing/payment_recovered",
+        "recovered",
+        audit_facts={
+            "details": {
+                "step": case.step,
+                "was_restricted": case.restricted_at is not None,
+                "status_before": before,
+            }
+        },
     )
     return True
 
@@ -186,25 +212,15 @@ async def _restrict(
     case.restricted_at = now
     case.next_action_at = None
     before = await _set_status(session, case.publisher_id, "restricted", now)
-    await audit.record(
-        session,
-        Actor.system(case.publisher_id),
-        "billing.access_restricted",
-        "invoice",
-        invoice.id,
-        publisher_id=case.publisher_id,
-        before={"status": before},
-        after={"status": "restricted"},
-    )
-    await outbox.notify_publisher(
+    await _record_step(
         session,
         settings,
-        case.publisher_id,
-        template="billing/account_restricted",
-        context=_context(settings, invoice, case),
-        category="billing",
-        transactional=True,
-        dedupe_key=f"dunning:{case.id}:restricted",
+        invoice,
+        case,
+        "billing.access_restricted",
+        "billing/account_restricted",
+        "restricted",
+        audit_facts={"before": {"status": before}, "after": {"status": "restricted"}},
     )
 
 
@@ -245,28 +261,16 @@ async def advance(
                 else case.grace_ends_at
             )
             case.next_action_at = max(following, now)
-            await audit.record(
-                session,
-                Actor.system(case.publisher_id),
-                "billing.payment_retried",
-                "invoice",
-                invoice.id,
-                publisher_id=case.publisher_id,
-                details={"step": case.step, "outcome": decline or "not attempted"},
-            )
-            await outbox.notify_publisher(
+            await _record_step(
                 session,
                 settings,
-                case.publisher_id,
-                template="billing/payment_retry_failed",
-                context={
-                    **_context(settings, invoice, case),
-                    "reason": decline or "",
-                    "attempt": case.step,
-                },
-                category="billing",
-                transactional=True,
-                dedupe_key=f"dunning:{case.id}:retry:{case.step}",
+                invoice,
+                case,
+                "billing.payment_retried",
+                "billing/payment_retry_failed",
+                f"retry:{case.step}",
+                audit_facts={"details": {"step": case.step, "outcome": decline or "not attempted"}},
+                extra={"reason": decline or "", "attempt": case.step},
             )
         elif now >= case.grace_ends_at and case.restricted_at is None:
             await _restrict(session, settings, case, invoice, now)
