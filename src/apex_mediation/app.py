@@ -23,6 +23,7 @@ from apex_mediation.api.routes import (
 )
 from apex_mediation.billing.runtime import BillingRuntime
 from apex_mediation.console import routes as console
+from apex_mediation.jobs.worker import EmbeddedWorker
 from apex_mediation.observability.http_metrics import HttpMetricsMiddleware
 from apex_mediation.observability.logging import RequestIdMiddleware, configure_logging
 from apex_mediation.sdk import routes as sdk_routes
@@ -46,6 +47,9 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
             await app.state.auction.start(open_.postgres, open_.analytics, open_.cache)
             app.state.billing = BillingRuntime.start(open_)
             app.state.ai = AiRuntime.start(open_)
+            app.state.worker = EmbeddedWorker(open_) if settings.background_jobs else None
+            if app.state.worker is not None:
+                app.state.worker.start()
             # Everything loaded at start-up lives as long as the process: freezing it keeps the
             # collector from rescanning it, whose >100 ms pauses timed out every bidder in flight
             # and opened their circuit breakers (docs/benchmarks.md).
@@ -53,7 +57,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
             gc.freeze()
             yield
         finally:
-            for runtime in ("ai", "billing"):
+            for runtime in ("worker", "ai", "billing"):
                 if getattr(app.state, runtime, None) is not None:
                     await getattr(app.state, runtime).stop()
             await app.state.auction.stop()

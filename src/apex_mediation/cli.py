@@ -24,6 +24,8 @@ from apex_mediation.cli_ai import ai as ai_commands
 from apex_mediation.cli_billing import billing as billing_commands
 from apex_mediation.cli_ivt import in_session
 from apex_mediation.cli_ivt import ivt as ivt_commands
+from apex_mediation.cli_jobs import jobs as jobs_commands
+from apex_mediation.cli_jobs import worker as worker_command
 from apex_mediation.demo.seed import DemoCredentials
 from apex_mediation.services import Services, open_services
 from apex_mediation.settings import Settings, SettingsError, get_settings
@@ -38,6 +40,8 @@ app.add_typer(config, name="config")
 app.add_typer(ivt_commands, name="ivt")
 app.add_typer(billing_commands, name="billing")
 app.add_typer(ai_commands, name="ai")
+app.add_typer(jobs_commands, name="jobs")
+app.command("worker")(worker_command)
 console = Console()
 
 PortOption = Annotated[int | None, typer.Option("--port", help="Port (default APEX_PORT or 8000)")]

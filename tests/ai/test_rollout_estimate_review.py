@@ -15,6 +15,7 @@ from apex_mediation.accounts.identity import Actor
 from apex_mediation.ai import budget, estimate, flags, review, rollout
 from apex_mediation.ai.money import micros_to_dollars
 from apex_mediation.db.models import AiBudgetMonth, AiFlag, NotificationOutbox
+from apex_mediation.jobs.runner import run_job
 from apex_mediation.services import Services
 
 OPERATOR = Actor(kind="user", id="operator-7", publisher_id=None)
@@ -162,9 +163,12 @@ async def test_the_review_goes_out_once_a_day_at_the_local_hour(
     before = day.replace(hour=23, minute=0) - dt.timedelta(days=1)  # 08:00 in Tokyo
     at_nine = before + dt.timedelta(hours=1)  # 09:00 in Tokyo
     await _set_spend(local, day, 12_345_678)
-    assert await review.run_if_due(local, before) == 0
-    assert await review.run_if_due(local, at_nine) == 3
-    assert await review.run_if_due(local, at_nine + dt.timedelta(hours=3)) == 0  # same day
+    early = await run_job(local, "ai_review", now=before)
+    assert (early.outcome, early.error) == ("skipped", "not due yet in this period")
+    sent = await run_job(local, "ai_review", now=at_nine)
+    assert sent.outcome == "ok" and sent.counts == {"features": 0, "queued": 3}
+    again = await run_job(local, "ai_review", now=at_nine + dt.timedelta(hours=3))
+    assert (again.outcome, again.error) == ("skipped", "this period is already done")
     async with services.postgres.session() as session:
         found = await session.scalar(
             select(NotificationOutbox).where(

@@ -1,7 +1,7 @@
 """The daily AI cost review (09:00 in APEX_AI_REVIEW_TIMEZONE by default): month to date
 against the budget, a linear end-of-month forecast and the top features, sent to Slack and to
-the platform and finance addresses through the outbox — once per local day, whichever process
-or command gets there first (the dedupe key is the date)."""
+the platform and finance addresses through the outbox — once per local day (the `ai_review`
+job's period, and the outbox's dedupe key, are the date)."""
 
 from __future__ import annotations
 
@@ -15,13 +15,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from apex_mediation.ai import budget
 from apex_mediation.ai.money import micros_to_dollars
-from apex_mediation.background import Periodic
 from apex_mediation.notify import outbox
-from apex_mediation.services import Services
 from apex_mediation.settings import Settings
 
 log = logging.getLogger(__name__)
-CHECK_INTERVAL_S = 300.0
 
 
 @dataclass(frozen=True)
@@ -102,19 +99,3 @@ async def send(session: AsyncSession, settings: Settings, review: Review) -> int
 
 def due(settings: Settings, now: dt.datetime) -> bool:
     return local_day(settings, now).hour >= settings.ai_review_hour
-
-
-async def run_if_due(services: Services, now: dt.datetime | None = None) -> int:
-    now = now or dt.datetime.now(dt.UTC)
-    if not due(services.settings, now):
-        return 0
-    async with services.postgres.session() as session:
-        queued = await send(
-            session, services.settings, await build(session, services.settings, now)
-        )
-        await session.commit()
-    return queued
-
-
-def review_loop(services: Services) -> Periodic:
-    return Periodic("ai cost review", CHECK_INTERVAL_S, lambda: run_if_due(services))

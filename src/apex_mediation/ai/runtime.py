@@ -1,6 +1,6 @@
 """AI inside a process: the one gateway (one HTTP client), the metrics refresh that keeps every
-process's spend and budget gauges true for the alerts, and the daily review check — the loops
-only when APEX_BACKGROUND_JOBS is on."""
+process's spend and budget gauges true for the alerts — the loop
+only when APEX_BACKGROUND_JOBS is on. (The daily review is a scheduled job: jobs/registry.py.)"""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any
 
-from apex_mediation.ai import budget, review
+from apex_mediation.ai import budget
 from apex_mediation.ai.gateway import AiGateway
 from apex_mediation.background import Periodic
 from apex_mediation.services import Services
@@ -33,10 +33,7 @@ class AiRuntime:
                     )
                     await session.commit()
 
-            runtime.loops = [
-                Periodic("ai metrics", METRICS_INTERVAL_S, refresh),
-                review.review_loop(services),
-            ]
+            runtime.loops = [Periodic("ai metrics", METRICS_INTERVAL_S, refresh)]
             for loop in runtime.loops:
                 loop.start()
         return runtime

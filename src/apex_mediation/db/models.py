@@ -876,3 +876,39 @@ class AiSpendEntry(Base):
     error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[dt.datetime] = _created()
     settled_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+# -- add_job_runs ---------------------------------------------------------------------------------
+
+JOB_OUTCOMES = ("running", "ok", "failed", "skipped")
+
+
+class JobRun(Base):
+    """One run of a scheduled job (by the worker or `apex jobs run`): when, what it did, how it
+    ended. A job's period (its day or hour) succeeds at most once: the partial unique index."""
+
+    __tablename__ = "job_runs"
+    __table_args__ = (
+        CheckConstraint(_in("outcome", JOB_OUTCOMES), name="outcome"),
+        Index(None, "job", "started_at"),
+        Index(
+            "uq_job_runs_job_period_done",
+            "job",
+            "period_key",
+            unique=True,
+            postgresql_where=text("outcome = 'ok' AND NOT dry_run"),
+        ),
+    )
+
+    id: Mapped[uuid.UUID] = _uuid_pk()
+    job: Mapped[str] = mapped_column(Text, nullable=False)
+    period_key: Mapped[str] = mapped_column(Text, nullable=False)
+    trigger: Mapped[str] = mapped_column(Text, nullable=False)  # "schedule" | "cli" | …
+    dry_run: Mapped[bool] = mapped_column(Boolean, nullable=False, server_default=text("false"))
+    outcome: Mapped[str] = mapped_column(Text, nullable=False, server_default="running")
+    counts: Mapped[dict[str, Any]] = mapped_column(
+        JSONB, nullable=False, server_default=text("'{}'")
+    )
+    error: Mapped[str | None] = mapped_column(Text)
+    started_at: Mapped[dt.datetime] = _created()
+    finished_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))

@@ -1,0 +1,1 @@
+"""Scheduled jobs: what runs when, the record of each run, the procrastinate worker."""

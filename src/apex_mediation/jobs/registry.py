@@ -1,0 +1,57 @@
+"""The scheduled jobs. Each has a period (its UTC hour or its day in a configured time zone)
+that it completes at most once, a cron line for the worker's periodic trigger, and a function
+doing the work that returns counts for the record. `due` lets a job wait for its hour (the AI
+review goes out at 09:00 local) while the trigger fires more often."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from zoneinfo import ZoneInfo
+
+from apex_mediation.ai import review
+from apex_mediation.services import Services
+from apex_mediation.settings import Settings
+
+Work = Callable[[Services, dt.datetime, bool], Awaitable[dict[str, int]]]
+
+
+@dataclass(frozen=True)
+class Job:
+    name: str
+    description: str
+    cron: str  # when the worker triggers it (UTC); the period decides whether it does anything
+    period: str  # "hour" | "day"
+    work: Work
+    due: Callable[[Settings, dt.datetime], bool] = lambda settings, now: True
+
+    def period_key(self, settings: Settings, now: dt.datetime) -> str:
+        if self.period == "hour":
+            return now.astimezone(dt.UTC).strftime("%Y-%m-%dT%H")
+        return now.astimezone(ZoneInfo(settings.ai_review_timezone)).date().isoformat()
+
+
+async def _ai_review(services: Services, now: dt.datetime, dry_run: bool) -> dict[str, int]:
+    async with services.postgres.session() as session:
+        found = await review.build(session, services.settings, now)
+        if dry_run:
+            return {"features": len(found.by_feature), "queued": 0}
+        queued = await review.send(session, services.settings, found)
+        await session.commit()
+    return {"features": len(found.by_feature), "queued": queued}
+
+
+JOBS: dict[str, Job] = {
+    job.name: job
+    for job in (
+        Job(
+            "ai_review",
+            "The daily AI cost review to Slack and email (at APEX_AI_REVIEW_HOUR local time)",
+            "*/15 * * * *",
+            "day",
+            _ai_review,
+            due=review.due,
+        ),
+    )
+}
