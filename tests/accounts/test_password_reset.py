@@ -76,7 +76,8 @@ async def test_notification_preferences_are_the_users_own(services: Services) ->
     me = Actor(kind="user", id=str(user.id), publisher_id=None)
     async with services.postgres.session() as session:
         assert await notifications.wants(session, user.id, "weekly_report") is True
-        assert await notifications.wants(session, user.id, "product") is False
+        assert await notifications.wants(session, user.id, "product") is True
+        assert await notifications.wants(session, user.id, "marketing") is False
         assert await notifications.wants(session, user.id, "marketing") is False  # opt-in
         chosen = notifications.Preferences(weekly_report=False, product=True, marketing=True)
         await notifications.save_preferences(session, me, chosen)

@@ -41,10 +41,10 @@ async def test_settings_fit_a_phone(browser: Browser, server: Server) -> None:
         await _no_horizontal_scroll(page)
 
         await phone.goto("/settings/notifications")
-        await page.get_by_label("Product updates").check()
+        await page.get_by_label("Marketing").check()
         await page.get_by_role("button", name="Save preferences").click()
         await page.wait_for_url("**/settings/notifications?done=saved")
-        await expect(page.get_by_label("Product updates")).to_be_checked()
+        await expect(page.get_by_label("Marketing")).to_be_checked()
         await _no_horizontal_scroll(page)
         assert phone.problems == [], phone.problems
     finally:

@@ -375,7 +375,7 @@ async def test_notification_preferences(console: ConsoleUser, services: Services
     page = await console.http.get("/settings/notifications")
     assert page.status_code == 200
     assert re.search(r'id="notify-weekly_report"[^>]*checked', page.text)
-    assert not re.search(r'id="notify-product"[^>]*checked', page.text)
+    assert re.search(r'id="notify-product"[^>]*checked', page.text)
     assert not re.search(r'id="notify-marketing"[^>]*checked', page.text)  # opt-in
     assert '<label for="notify-alerts">' in page.text
     assert '<label for="notify-marketing">Marketing' in page.text
@@ -402,4 +402,4 @@ async def test_notification_preferences(console: ConsoleUser, services: Services
             )
         )
     assert len(rows) == 1  # saving unchanged preferences records nothing
-    assert rows[0].details["changed"] == ["billing", "marketing", "weekly_report"]
+    assert rows[0].details["changed"] == ["billing", "marketing", "product", "weekly_report"]

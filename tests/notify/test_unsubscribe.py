@@ -108,7 +108,7 @@ async def test_the_link_confirms_then_unsubscribes_with_an_audit_row(
     async with make_client() as http:
         page = await http.get(path)
         assert page.status_code == 200
-        assert "Stop “Product updates” emails?" in page.text
+        assert "Stop “Product tips and updates” emails?" in page.text
         assert f'<form method="post" action="{unsubscribe.PATH}">' in page.text
         assert "'unsafe-inline'" not in page.headers["content-security-policy"]
         assert (await _wants(services, user_id)).product is True  # GET changes nothing
@@ -116,7 +116,7 @@ async def test_the_link_confirms_then_unsubscribes_with_an_audit_row(
         token = path.split("?t=", 1)[1]
         done = await http.post(unsubscribe.PATH, data={"t": token})
         assert done.status_code == 200, done.text
-        assert "You will no longer receive “Product updates” emails." in done.text
+        assert "You will no longer receive “Product tips and updates” emails." in done.text
         again = await http.post(unsubscribe.PATH, data={"t": token})
         assert again.status_code == 200
 

@@ -27,7 +27,7 @@ class Preferences:
     weekly_report: bool = True
     alerts: bool = True
     billing: bool = True
-    product: bool = False
+    product: bool = True  # trial onboarding tips and product news; opt-out
     marketing: bool = False  # opt-in only
 
     def as_dict(self) -> dict[str, bool]:

@@ -217,9 +217,13 @@ async def set_budget(
     return await standing(session, settings, now)
 
 
-async def ledger(session: AsyncSession, limit: int = 100) -> list[AiSpendEntry]:
+async def ledger(session: AsyncSession, month: dt.date, limit: int = 100) -> list[AiSpendEntry]:
+    """The month's latest ledger rows."""
     return list(
         await session.scalars(
-            select(AiSpendEntry).order_by(AiSpendEntry.created_at.desc()).limit(limit)
+            select(AiSpendEntry)
+            .where(AiSpendEntry.month == month)
+            .order_by(AiSpendEntry.created_at.desc())
+            .limit(limit)
         )
     )

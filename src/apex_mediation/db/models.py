@@ -504,7 +504,8 @@ class NotificationPreference(Base):
     alerts: Mapped[bool] = mapped_column(Boolean, nullable=False, server_default=text("true"))
     billing: Mapped[bool] = mapped_column(Boolean, nullable=False, server_default=text("true"))
     # 008_add_notification_preferences: renamed from product_updates; marketing added.
-    product: Mapped[bool] = mapped_column(Boolean, nullable=False, server_default=text("false"))
+    # 014: on by default (trial onboarding tips are product email; one link turns them off).
+    product: Mapped[bool] = mapped_column(Boolean, nullable=False, server_default=text("true"))
     marketing: Mapped[bool] = mapped_column(Boolean, nullable=False, server_default=text("false"))
     updated_at: Mapped[dt.datetime] = _created()
 
@@ -912,3 +913,128 @@ class JobRun(Base):
     error: Mapped[str | None] = mapped_column(Text)
     started_at: Mapped[dt.datetime] = _created()
     finished_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+# -- 009_add_customer_journey_stages ----------------------------------------------------------
+
+JOURNEY_STAGES = ("signup", "activation", "engagement", "evaluation", "converted", "lost")
+
+
+class CustomerJourney(Base):
+    """Where a publisher is on the way from signup to customer, with the scores behind it."""
+
+    __tablename__ = "customer_journeys"
+    __table_args__ = (
+        CheckConstraint(_in("stage", JOURNEY_STAGES), name="stage"),
+        CheckConstraint("engagement_score BETWEEN 0 AND 100", name="engagement_score"),
+        CheckConstraint(
+            "conversion_probability_ppm BETWEEN 0 AND 1000000", name="conversion_probability_ppm"
+        ),
+    )
+
+    publisher_id: Mapped[uuid.UUID] = mapped_column(
+        UUID(as_uuid=True), ForeignKey("publishers.id", ondelete="CASCADE"), primary_key=True
+    )
+    stage: Mapped[str] = mapped_column(Text, nullable=False, server_default="signup")
+    stage_entered_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+    engagement_score: Mapped[int] = mapped_column(Integer, nullable=False, server_default=text("0"))
+    conversion_probability_ppm: Mapped[int] = mapped_column(
+        Integer, nullable=False, server_default=text("0")
+    )
+    scored_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    updated_at: Mapped[dt.datetime] = _created()
+
+
+class JourneyTransition(Base):
+    """Every stage change, kept: the journey's history."""
+
+    __tablename__ = "customer_journey_history"
+    __table_args__ = (
+        CheckConstraint(_in("to_stage", JOURNEY_STAGES), name="to_stage"),
+        Index(None, "publisher_id", "occurred_at"),
+    )
+
+    id: Mapped[uuid.UUID] = _uuid_pk()
+    publisher_id: Mapped[uuid.UUID] = mapped_column(
+        UUID(as_uuid=True), ForeignKey("publishers.id", ondelete="CASCADE"), nullable=False
+    )
+    from_stage: Mapped[str | None] = mapped_column(Text)
+    to_stage: Mapped[str] = mapped_column(Text, nullable=False)
+    reason: Mapped[str] = mapped_column(Text, nullable=False)
+    occurred_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+
+
+# -- 014_add_sales_automation_tables ------------------------------------------------------------
+
+TOUCHPOINT_KINDS = (
+    "welcome",
+    "benchmark",
+    "revenue_estimate",
+    "feature_unlock",
+    "case_study",
+    "trial_ending",
+    "trial_last_day",
+)
+
+
+class SalesTouchpoint(Base):
+    """One playbook email to a publisher (each kind at most once)."""
+
+    __tablename__ = "sales_touchpoints"
+    __table_args__ = (
+        UniqueConstraint("publisher_id", "kind"),
+        CheckConstraint(_in("kind", TOUCHPOINT_KINDS), name="kind"),
+        Index(None, "publisher_id", "sent_at"),
+    )
+
+    id: Mapped[uuid.UUID] = _uuid_pk()
+    publisher_id: Mapped[uuid.UUID] = mapped_column(
+        UUID(as_uuid=True), ForeignKey("publishers.id", ondelete="CASCADE"), nullable=False
+    )
+    kind: Mapped[str] = mapped_column(Text, nullable=False)
+    trial_day: Mapped[int] = mapped_column(Integer, nullable=False)
+    subject: Mapped[str] = mapped_column(Text, nullable=False)
+    recipients: Mapped[int] = mapped_column(Integer, nullable=False)
+    personalised: Mapped[bool] = mapped_column(
+        Boolean, nullable=False, server_default=text("false")
+    )
+    facts: Mapped[dict[str, Any]] = mapped_column(
+        JSONB, nullable=False, server_default=text("'{}'")
+    )
+    sent_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+
+
+class SalesConversion(Base):
+    """A trial that became a paying customer, with its monthly revenue to the platform."""
+
+    __tablename__ = "sales_conversions"
+    __table_args__ = (CheckConstraint("mrr_cents >= 0", name="mrr_cents"),)
+
+    id: Mapped[uuid.UUID] = _uuid_pk()
+    publisher_id: Mapped[uuid.UUID] = mapped_column(
+        UUID(as_uuid=True),
+        ForeignKey("publishers.id", ondelete="CASCADE"),
+        nullable=False,
+        unique=True,
+    )
+    converted_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+    mrr_cents: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    created_at: Mapped[dt.datetime] = _created()
+
+
+class ConversionAttribution(Base):
+    """A conversion's credit shared among the touchpoints sent before it (weights add to 1M)."""
+
+    __tablename__ = "sales_conversion_attributions"
+    __table_args__ = (
+        PrimaryKeyConstraint("conversion_id", "touchpoint_id"),
+        CheckConstraint("weight_ppm BETWEEN 0 AND 1000000", name="weight_ppm"),
+    )
+
+    conversion_id: Mapped[uuid.UUID] = mapped_column(
+        UUID(as_uuid=True), ForeignKey("sales_conversions.id", ondelete="CASCADE")
+    )
+    touchpoint_id: Mapped[uuid.UUID] = mapped_column(
+        UUID(as_uuid=True), ForeignKey("sales_touchpoints.id", ondelete="CASCADE")
+    )
+    weight_ppm: Mapped[int] = mapped_column(Integer, nullable=False)

@@ -11,6 +11,8 @@ from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
 from apex_mediation.ai import review
+from apex_mediation.ai.gateway import AiGateway
+from apex_mediation.sales import automation
 from apex_mediation.services import Services
 from apex_mediation.settings import Settings
 
@@ -42,6 +44,14 @@ async def _ai_review(services: Services, now: dt.datetime, dry_run: bool) -> dic
     return {"features": len(found.by_feature), "queued": queued}
 
 
+async def _sales(services: Services, now: dt.datetime, dry_run: bool) -> dict[str, int]:
+    gateway = AiGateway(services.postgres, services.settings)
+    try:
+        return await automation.run_day(services, now, dry_run=dry_run, gateway=gateway)
+    finally:
+        await gateway.aclose()
+
+
 JOBS: dict[str, Job] = {
     job.name: job
     for job in (
@@ -52,6 +62,13 @@ JOBS: dict[str, Job] = {
             "day",
             _ai_review,
             due=review.due,
+        ),
+        Job(
+            "sales",
+            "Journeys, scores, conversions and the trial playbook's emails, once a day",
+            "5 * * * *",
+            "day",
+            _sales,
         ),
     )
 }

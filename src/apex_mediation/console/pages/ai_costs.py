@@ -178,7 +178,7 @@ async def load(session: AsyncSession, settings: Settings, now: dt.datetime) -> A
         days,
         features,
         flag_rows,
-        await budget.ledger(session, LEDGER_ROWS),
+        await budget.ledger(session, standing.month, LEDGER_ROWS),
     )
 
 

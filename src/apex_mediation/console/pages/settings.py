@@ -27,7 +27,11 @@ NOTIFICATIONS = (
     ("weekly_report", "Weekly report", "Revenue, impressions and eCPM of the past week, Mondays."),
     ("alerts", "Alerts", "A network stops answering, fill drops, a credential is rejected."),
     ("billing", "Payouts and billing", "Invoices, payment receipts and payout notices."),
-    ("product", "Product updates", "New features and changes to Apex, a few a year."),
+    (
+        "product",
+        "Product tips and updates",
+        "Getting started during your trial, then new features and changes, a few a year.",
+    ),
     ("marketing", "Marketing", "Offers, events and case studies from the Apex team."),
 )
 FLASHES = {

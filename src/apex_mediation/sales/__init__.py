@@ -1,0 +1,1 @@
+"""Sales automation: journeys, scores, the trial playbook, conversions."""
