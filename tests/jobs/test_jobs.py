@@ -18,6 +18,7 @@ from apex_mediation.jobs.registry import Job
 from apex_mediation.jobs.runner import UnknownJob, run_job
 from apex_mediation.jobs.worker import QUEUE, make_app
 from apex_mediation.services import Services
+from tests.helpers import Tenant
 
 _HOURS = itertools.count()
 
@@ -118,3 +119,24 @@ async def test_the_worker_runs_a_periodic_trigger(
     runs = await _runs(services, hour.strftime("%Y-%m-%dT%H"))
     assert [(r.outcome, r.trigger) for r in runs] == [("ok", "schedule")]
     assert calls == [False]
+
+
+async def test_the_sales_job_dry_run_writes_and_sends_nothing(
+    services: Services, tenant: Tenant
+) -> None:
+    from sqlalchemy import func
+
+    from apex_mediation.db.models import NotificationOutbox, SalesTouchpoint
+
+    async def written() -> tuple[int, int]:
+        async with services.postgres.session() as session:
+            touchpoints = await session.scalar(select(func.count()).select_from(SalesTouchpoint))
+            queued = await session.scalar(select(func.count()).select_from(NotificationOutbox))
+            return int(touchpoints or 0), int(queued or 0)
+
+    before = await written()
+    run = await run_job(services, "sales", dry_run=True, trigger="cli")
+    assert run.outcome == "ok", run.error
+    assert run.counts["publishers"] >= 1 and run.counts.get("errors", 0) == 0
+    assert run.counts.get("would_email", 0) >= 1  # the publishers signed up today are on day 0
+    assert await written() == before
