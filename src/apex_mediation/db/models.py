@@ -1038,3 +1038,100 @@ class ConversionAttribution(Base):
         UUID(as_uuid=True), ForeignKey("sales_touchpoints.id", ondelete="CASCADE")
     )
     weight_ppm: Mapped[int] = mapped_column(Integer, nullable=False)
+
+
+# -- 007_add_lifecycle_stages ---------------------------------------------------------------------
+
+LIFECYCLE_STAGES = ("trial", "onboarding", "active", "at_risk", "churned", "reactivated")
+
+
+class PublisherLifecycle(Base):
+    """A publisher's lifecycle stage as a customer (after the sales journey, or beside it)."""
+
+    __tablename__ = "publisher_lifecycles"
+    __table_args__ = (CheckConstraint(_in("stage", LIFECYCLE_STAGES), name="stage"),)
+
+    publisher_id: Mapped[uuid.UUID] = mapped_column(
+        UUID(as_uuid=True), ForeignKey("publishers.id", ondelete="CASCADE"), primary_key=True
+    )
+    stage: Mapped[str] = mapped_column(Text, nullable=False)
+    entered_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+    updated_at: Mapped[dt.datetime] = _created()
+
+
+class LifecycleTransition(Base):
+    """Every lifecycle stage change, kept."""
+
+    __tablename__ = "lifecycle_transitions"
+    __table_args__ = (
+        CheckConstraint(_in("to_stage", LIFECYCLE_STAGES), name="to_stage"),
+        Index(None, "publisher_id", "occurred_at"),
+    )
+
+    id: Mapped[uuid.UUID] = _uuid_pk()
+    publisher_id: Mapped[uuid.UUID] = mapped_column(
+        UUID(as_uuid=True), ForeignKey("publishers.id", ondelete="CASCADE"), nullable=False
+    )
+    from_stage: Mapped[str | None] = mapped_column(Text)
+    to_stage: Mapped[str] = mapped_column(Text, nullable=False)
+    reason: Mapped[str] = mapped_column(Text, nullable=False)
+    occurred_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+
+
+# -- 010_add_health_scores -------------------------------------------------------------------------
+
+CHURN_RISKS = ("low", "medium", "high")
+INTERVENTION_KINDS = (
+    "check_in_email",
+    "discount_offer",
+    "upgrade_opportunity",
+    "expansion_opportunity",
+)
+
+
+class HealthScore(Base):
+    """A publisher's health on a day: 0-100 from four components of 25 points each."""
+
+    __tablename__ = "health_scores"
+    __table_args__ = (
+        PrimaryKeyConstraint("publisher_id", "day"),
+        CheckConstraint("score BETWEEN 0 AND 100", name="score"),
+        CheckConstraint(_in("churn_risk", CHURN_RISKS), name="churn_risk"),
+    )
+
+    publisher_id: Mapped[uuid.UUID] = mapped_column(
+        UUID(as_uuid=True), ForeignKey("publishers.id", ondelete="CASCADE")
+    )
+    day: Mapped[dt.date] = mapped_column(Date)
+    score: Mapped[int] = mapped_column(Integer, nullable=False)
+    traffic_trend: Mapped[int] = mapped_column(Integer, nullable=False)
+    integration: Mapped[int] = mapped_column(Integer, nullable=False)
+    engagement: Mapped[int] = mapped_column(Integer, nullable=False)
+    payment: Mapped[int] = mapped_column(Integer, nullable=False)
+    churn_risk: Mapped[str] = mapped_column(Text, nullable=False)
+    facts: Mapped[dict[str, Any]] = mapped_column(
+        JSONB, nullable=False, server_default=text("'{}'")
+    )
+    computed_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+
+
+class GrowthIntervention(Base):
+    """Something the growth engine did or suggested for a publisher: an email, an offer, an
+    opportunity for the operator. Each kind has a cooldown per publisher."""
+
+    __tablename__ = "growth_interventions"
+    __table_args__ = (
+        CheckConstraint(_in("kind", INTERVENTION_KINDS), name="kind"),
+        Index(None, "publisher_id", "kind", "created_at"),
+    )
+
+    id: Mapped[uuid.UUID] = _uuid_pk()
+    publisher_id: Mapped[uuid.UUID] = mapped_column(
+        UUID(as_uuid=True), ForeignKey("publishers.id", ondelete="CASCADE"), nullable=False
+    )
+    kind: Mapped[str] = mapped_column(Text, nullable=False)
+    reason: Mapped[str] = mapped_column(Text, nullable=False)
+    details: Mapped[dict[str, Any]] = mapped_column(
+        JSONB, nullable=False, server_default=text("'{}'")
+    )
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), nullable=False)

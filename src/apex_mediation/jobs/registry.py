@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo
 
 from apex_mediation.ai import review
 from apex_mediation.ai.gateway import AiGateway
+from apex_mediation.growth import engine
 from apex_mediation.sales import automation
 from apex_mediation.services import Services
 from apex_mediation.settings import Settings
@@ -52,6 +53,10 @@ async def _sales(services: Services, now: dt.datetime, dry_run: bool) -> dict[st
         await gateway.aclose()
 
 
+async def _growth(services: Services, now: dt.datetime, dry_run: bool) -> dict[str, int]:
+    return await engine.run_day(services, now, dry_run=dry_run)
+
+
 JOBS: dict[str, Job] = {
     job.name: job
     for job in (
@@ -69,6 +74,13 @@ JOBS: dict[str, Job] = {
             "5 * * * *",
             "day",
             _sales,
+        ),
+        Job(
+            "growth",
+            "Health scores, lifecycle stages, check-ins and opportunities, once a day",
+            "35 * * * *",
+            "day",
+            _growth,
         ),
     )
 }

@@ -1,0 +1,1 @@
+"""The growth engine: health scores, lifecycle stages, interventions and opportunities."""

@@ -1,0 +1,78 @@
+"""The daily growth run: for every publisher, assess health (stored per day), move the
+lifecycle stage, and intervene — a check-in email to an at-risk publisher, opportunities for the
+operator — each within its cooldown. One transaction per publisher; `dry_run` writes nothing."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import uuid
+from collections import Counter
+
+from sqlalchemy import select
+
+from apex_mediation.db.models import BillingAccount
+from apex_mediation.growth import health, interventions, lifecycle
+from apex_mediation.services import Services
+
+log = logging.getLogger(__name__)
+
+
+async def run_day(
+    services: Services,
+    now: dt.datetime,
+    *,
+    dry_run: bool = False,
+    publisher_ids: list[uuid.UUID] | None = None,
+) -> dict[str, int]:
+    counts: Counter[str] = Counter()
+    async with services.postgres.session() as session:
+        query = select(BillingAccount.publisher_id).order_by(BillingAccount.publisher_id)
+        if publisher_ids is not None:
+            query = query.where(BillingAccount.publisher_id.in_(publisher_ids))
+        ids = list(await session.scalars(query))
+    for publisher_id in ids:
+        try:
+            await _one(services, publisher_id, now, dry_run, counts)
+        except Exception:
+            log.exception("growth run for publisher %s failed", publisher_id)
+            counts["errors"] += 1
+    counts["publishers"] = len(ids)
+    return dict(counts)
+
+
+async def _one(
+    services: Services,
+    publisher_id: uuid.UUID,
+    now: dt.datetime,
+    dry_run: bool,
+    counts: Counter[str],
+) -> None:
+    async with services.postgres.session() as session:
+        account = await session.get(BillingAccount, publisher_id)
+        if account is None or now < account.trial_started_at:
+            return
+        assessed = await health.assess(session, services.analytics, publisher_id, now)
+        counts[f"risk_{assessed.churn_risk}"] += 1
+        current = await lifecycle.current_of(session, publisher_id)
+        wanted = lifecycle.target(current, assessed, account, now)
+        if wanted is not None:
+            counts[f"to_{wanted[0]}"] += 1
+        if dry_run:
+            await session.rollback()
+            return
+        await health.record(session, publisher_id, now.date(), assessed, now)
+        if wanted is not None:
+            current = await lifecycle.move(session, publisher_id, current, *wanted, now)
+        if current is not None and current.stage == "at_risk":
+            counts["check_ins"] += bool(
+                await interventions.check_in(
+                    session, services.settings, publisher_id, assessed, now
+                )
+            )
+        if current is not None and current.stage in ("onboarding", "active", "reactivated"):
+            found = await interventions.opportunities(
+                session, services.analytics, services.settings, publisher_id, assessed, now
+            )
+            counts["opportunities"] += len(found)
+        await session.commit()
