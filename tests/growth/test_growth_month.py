@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import itertools
 import uuid
 from collections.abc import Callable
 
@@ -98,7 +99,7 @@ async def test_health_lifecycle_and_interventions_over_seven_weeks(
     assert [k for k, _ in kinds].count("upgrade_opportunity") == 1  # within its cooldown
     check_ins = [d for k, d in kinds if k == "check_in_email"]
     assert check_ins and check_ins[0] == days["at_risk"]
-    assert all(b - a >= 14 for a, b in zip(check_ins, check_ins[1:], strict=False))
+    assert all(b - a >= 14 for a, b in itertools.pairwise(check_ins))
     inbox = mailbox.to(tenant.email)
     assert [str(m["Subject"]) for m in inbox] == ["How is Steady Games doing on Apex?"] * len(
         check_ins
