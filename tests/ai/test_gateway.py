@@ -254,3 +254,24 @@ async def test_each_threshold_alerts_once_a_month(
     spend = metrics.monthly_spend_dollars.labels("sales")._value.get()
     assert spend > 0
     await gateway.aclose()
+
+
+async def test_the_configured_budget_applies_each_month_unless_an_operator_set_one(
+    services: Services, month_now: dt.datetime
+) -> None:
+    operator = Actor(kind="user", id="operator-9", publisher_id=None)
+    # Three consecutive months of this test's own (other tests own single months from 2200).
+    month_now = month_now.replace(year=month_now.year + 500, month=1)
+    following = month_now.replace(month=2)
+    configured = services.settings.model_copy(update={"ai_monthly_budget_dollars": 150})
+    async with services.postgres.session() as session:
+        first = await budget.standing(session, services.settings, month_now)
+        assert first.budget_micros == 100_000_000
+        # The setting changes (a new Terraform value): next month uses it.
+        second = await budget.standing(session, configured, following)
+        assert second.budget_micros == 150_000_000
+        # An operator's budget carries into the month after.
+        await budget.set_budget(session, configured, operator, 300, following)
+        third = await budget.standing(session, configured, following.replace(month=3))
+        assert third.budget_micros == 300_000_000
+        await session.commit()

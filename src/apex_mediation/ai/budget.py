@@ -52,18 +52,25 @@ def _limit(budget_micros: int, percent: int) -> int:
 
 
 async def _ensure_month(session: AsyncSession, settings: Settings, month: dt.date) -> None:
-    """The month's row, created with the budget in force (the previous month's if an operator
-    changed it, else the configured one)."""
-    previous = await session.scalar(
-        select(AiBudgetMonth.budget_micros)
-        .where(AiBudgetMonth.month < month)
-        .order_by(AiBudgetMonth.month.desc())
-        .limit(1)
+    """The month's row, created with the budget in force: an operator's, carried from the
+    month before, else the configured one (APEX_AI_MONTHLY_BUDGET_DOLLARS)."""
+    previous = (
+        await session.execute(
+            select(AiBudgetMonth.budget_micros, AiBudgetMonth.budget_set_by_operator)
+            .where(AiBudgetMonth.month < month)
+            .order_by(AiBudgetMonth.month.desc())
+            .limit(1)
+        )
+    ).first()
+    by_operator = previous is not None and previous[1]
+    budget = (
+        previous[0]
+        if previous is not None and by_operator
+        else (settings.ai_monthly_budget_dollars * MICROS)
     )
-    budget = previous if previous is not None else settings.ai_monthly_budget_dollars * MICROS
     await session.execute(
         insert(AiBudgetMonth)
-        .values(month=month, budget_micros=budget)
+        .values(month=month, budget_micros=budget, budget_set_by_operator=by_operator)
         .on_conflict_do_nothing(index_elements=[AiBudgetMonth.month])
     )
 
@@ -203,7 +210,7 @@ async def set_budget(
     await session.execute(
         update(AiBudgetMonth)
         .where(AiBudgetMonth.month == before.month)
-        .values(budget_micros=dollars * MICROS, updated_at=func.now())
+        .values(budget_micros=dollars * MICROS, budget_set_by_operator=True, updated_at=func.now())
     )
     await audit.record(
         session,

@@ -843,6 +843,10 @@ class AiBudgetMonth(Base):
 
     month: Mapped[dt.date] = mapped_column(Date, primary_key=True)
     budget_micros: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    # Set by an operator (carried into the following months) rather than from the settings.
+    budget_set_by_operator: Mapped[bool] = mapped_column(
+        Boolean, nullable=False, server_default=text("false")
+    )
     reserved_micros: Mapped[int] = mapped_column(
         BigInteger, nullable=False, server_default=text("0")
     )

@@ -49,6 +49,9 @@ def upgrade() -> None:
         "ai_budget_months",
         sa.Column("month", sa.Date(), nullable=False),
         sa.Column("budget_micros", sa.BigInteger(), nullable=False),
+        sa.Column(
+            "budget_set_by_operator", sa.Boolean(), server_default=sa.text("false"), nullable=False
+        ),
         sa.Column("reserved_micros", sa.BigInteger(), server_default=sa.text("0"), nullable=False),
         sa.Column("spent_micros", sa.BigInteger(), server_default=sa.text("0"), nullable=False),
         _at("soft_alert_at"),
