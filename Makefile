@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 ASSETS := src/apex_mediation/console/static/vendor/.built
 
-.PHONY: install demo test serve lint typecheck services browser screenshots bench-auction bench-ingest bench-reports bench-console bench-ivt clean
+.PHONY: install tools demo test serve lint typecheck services browser screenshots bench-auction bench-ingest bench-reports bench-console bench-ivt clean
 
 $(STAMP): pyproject.toml constraints.txt
 	@command -v $(PYTHON) >/dev/null || { echo "$(PYTHON) is required"; exit 1; }
@@ -21,14 +21,34 @@ $(ASSETS): console-assets/package.json console-assets/package-lock.json scripts/
 
 install: $(STAMP) $(ASSETS)
 
+# checkov scans the Terraform module (tests/deploy). It pins `packaging` below what the app's
+# constraints require, so it lives in a venv of its own.
+TOOLS := .venv-tools
+CHECKOV := $(TOOLS)/bin/checkov
+$(CHECKOV):
+	$(PYTHON) -m venv $(TOOLS)
+	$(TOOLS)/bin/pip install --quiet --upgrade pip
+	$(TOOLS)/bin/pip install --quiet "checkov==3.3.30"
+
+tools: $(CHECKOV)
+
 demo: install
 	$(BIN)/apex demo $(if $(APEX_PORT),--port $(APEX_PORT))
 
 serve: install
 	$(BIN)/apex serve
 
+# promtool runs the alert rules' unit tests (tests/deploy); Debian ships it in `prometheus`, whose
+# server the install may start and enable: it is stopped and disabled, only promtool is wanted.
 services:
 	@scripts/ensure-services.sh
+	@command -v promtool >/dev/null || { \
+	  { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; } \
+	    || { echo "promtool is needed for tests/deploy (apt-get install -y prometheus)"; exit 1; }; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+	    --no-install-recommends prometheus >/dev/null || exit 1; \
+	  invoke-rc.d prometheus stop >/dev/null 2>&1; update-rc.d prometheus disable >/dev/null 2>&1; \
+	  true; }
 
 lint: install
 	$(BIN)/ruff check src tests bench scripts
@@ -40,11 +60,11 @@ typecheck: install
 browser:
 	@scripts/ensure-browser.sh
 
-test: install services browser
+test: install services browser tools
 	$(BIN)/ruff check src tests bench scripts
 	$(BIN)/mypy
 	$(BIN)/lint-imports
-	@$(BIN)/pytest; status=$$?; if [ $$status -eq 5 ]; then echo "pytest collected no tests: the suite is broken"; exit 1; fi; exit $$status
+	@CHECKOV=$(CURDIR)/$(CHECKOV) $(BIN)/pytest; status=$$?; if [ $$status -eq 5 ]; then echo "pytest collected no tests: the suite is broken"; exit 1; fi; exit $$status
 
 screenshots: install browser
 	$(BIN)/python scripts/screenshots.py

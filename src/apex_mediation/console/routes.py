@@ -14,6 +14,8 @@ from apex_mediation.console.pages import (
     ivt,
     network_accounts,
     operator,
+    operator_jobs,
+    operator_journeys,
     password_reset,
     placement_test,
     reports,
@@ -44,6 +46,8 @@ ROUTERS = (
     unsubscribe.router,
     billing.router,
     ai_costs.router,
+    operator_jobs.router,
+    operator_journeys.router,
 )
 
 
