@@ -29,6 +29,7 @@ from apex_mediation.cli_jobs import worker as worker_command
 from apex_mediation.demo.seed import DemoCredentials
 from apex_mediation.services import Services, open_services
 from apex_mediation.settings import Settings, SettingsError, get_settings
+from apex_mediation.stores import query_stats
 
 app = typer.Typer(help="Apex Mediation: open, self-hostable ad mediation.", no_args_is_help=True)
 admin = typer.Typer(help="Operator tasks.", no_args_is_help=True)
@@ -138,6 +139,9 @@ def serve(port: PortOption = None, host: HostOption = None) -> None:
                 console.print(
                     "[yellow]pending migrations; /ready stays red until `apex migrate`[/yellow]"
                 )
+            stats = await query_stats.detect(services.postgres)
+            if not stats.usable:
+                console.print(f"[yellow]query statistics are off: {stats.advice}[/yellow]")
             console.print(f"serving on {settings.base_url}")
             await _serve(services)
         finally:

@@ -53,3 +53,18 @@ def test_stale_pid_file_after_a_crash_is_recovered(embedded_pg_dir: Path) -> Non
     assert running.pid != os.getpid()
     assert _query(running.url(), "SELECT 1") == 1
     server.stop()
+
+
+async def test_query_statistics_are_enabled_on_the_embedded_server(embedded_pg_dir: Path) -> None:
+    from apex_mediation.stores.postgres import open_postgres
+    from apex_mediation.stores.query_stats import detect
+
+    postgres = await open_postgres(None, embedded_pg_dir, pool_size=1)
+    try:
+        found = await detect(postgres)
+        assert (found.available, found.preloaded, found.installed, found.usable) == (
+            True, True, True, True,
+        )  # fmt: skip
+        assert found.advice is None and found.summary == "recording query statistics"
+    finally:
+        await postgres.close()

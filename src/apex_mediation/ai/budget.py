@@ -14,7 +14,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from sqlalchemy import func, select, text, update
+from sqlalchemy import func, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -161,13 +161,12 @@ _STAMPS = {"soft": "soft_alert_at", "warning": "warning_alert_at", "hard": "hard
 
 async def claim_alert(session: AsyncSession, month: dt.date, threshold: Threshold) -> bool:
     """True for exactly one caller per month and threshold (the one that stamps it)."""
-    column = _STAMPS[threshold]
+    column = getattr(AiBudgetMonth, _STAMPS[threshold])
     stamped = await session.execute(
-        text(
-            f"UPDATE ai_budget_months SET {column} = now() "  # noqa: S608 - column from _STAMPS
-            f"WHERE month = :month AND {column} IS NULL RETURNING month"
-        ),
-        {"month": month},
+        update(AiBudgetMonth)
+        .where(AiBudgetMonth.month == month, column.is_(None))
+        .values({column: func.now()})
+        .returning(AiBudgetMonth.month)
     )
     return stamped.first() is not None
 

@@ -1139,3 +1139,47 @@ class GrowthIntervention(Base):
         JSONB, nullable=False, server_default=text("'{}'")
     )
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+
+
+# -- 013_add_optimization_records ----------------------------------------------------------------
+
+OPTIMIZATION_ACTIONS = ("create_index",)
+OPTIMIZATION_STATUSES = (
+    "proposed",
+    "approved",
+    "rejected",
+    "applied",
+    "verified",
+    "rolled_back",
+    "failed",
+)
+
+
+class OptimizationRecord(Base):
+    """A change the self-evolving system proposes, with its evidence and expected effect; it is
+    applied only when allow-listed and approved, then measured and kept or rolled back."""
+
+    __tablename__ = "optimization_records"
+    __table_args__ = (
+        CheckConstraint(_in("action", OPTIMIZATION_ACTIONS), name="action"),
+        CheckConstraint(_in("status", OPTIMIZATION_STATUSES), name="status"),
+        Index(None, "status", "proposed_at"),
+    )
+
+    id: Mapped[uuid.UUID] = _uuid_pk()
+    action: Mapped[str] = mapped_column(Text, nullable=False)
+    # What the change is about, e.g. "public.orders(customer_ref)"; one open record per target.
+    target: Mapped[str] = mapped_column(Text, nullable=False, unique=True)
+    apply_sql: Mapped[str] = mapped_column(Text, nullable=False)
+    rollback_sql: Mapped[str] = mapped_column(Text, nullable=False)
+    evidence: Mapped[dict[str, Any]] = mapped_column(JSONB, nullable=False)
+    expected_effect: Mapped[str] = mapped_column(Text, nullable=False)
+    status: Mapped[str] = mapped_column(Text, nullable=False, server_default="proposed")
+    proposed_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+    decided_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    decided_by: Mapped[str | None] = mapped_column(Text)
+    applied_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    finished_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    before: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
+    after: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
+    outcome: Mapped[str | None] = mapped_column(Text)

@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo
 
 from apex_mediation.ai import review
 from apex_mediation.ai.gateway import AiGateway
+from apex_mediation.evolve import cycle
 from apex_mediation.growth import engine
 from apex_mediation.sales import automation
 from apex_mediation.services import Services
@@ -57,6 +58,10 @@ async def _growth(services: Services, now: dt.datetime, dry_run: bool) -> dict[s
     return await engine.run_day(services, now, dry_run=dry_run)
 
 
+async def _self_evolving(services: Services, now: dt.datetime, dry_run: bool) -> dict[str, int]:
+    return await cycle.run(services.postgres, now, dry_run=dry_run)
+
+
 JOBS: dict[str, Job] = {
     job.name: job
     for job in (
@@ -81,6 +86,13 @@ JOBS: dict[str, Job] = {
             "35 * * * *",
             "day",
             _growth,
+        ),
+        Job(
+            "self_evolving",
+            "Slow statements to index proposals; apply approved ones, verify or roll back",
+            "20 * * * *",
+            "hour",
+            _self_evolving,
         ),
     )
 }

@@ -19,6 +19,7 @@ from apex_mediation.observability.health import readiness
 from apex_mediation.reporting import platform, service
 from apex_mediation.reporting.params import Filters, Period
 from apex_mediation.sdk.runtime import AuctionRuntime
+from apex_mediation.stores import query_stats
 
 router = APIRouter(route_class=ConsoleRoute, include_in_schema=False)
 PAGE_SIZE = 50
@@ -101,5 +102,6 @@ async def health(request: Request, viewer: OperatorDep, services: ServicesDep) -
         "bidders": bidder_health(runtime),
         "snapshot_placements": len(runtime.snapshots.current.placements),
         "checked_at": datetime.now(UTC),
+        "query_stats": await query_stats.detect(services.postgres),
     }
     return render(request, "operator/health.html", context)
