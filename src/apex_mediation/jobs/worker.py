@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
+from collections.abc import Iterable
 from typing import Any
 
 import procrastinate
@@ -20,7 +21,8 @@ from apex_mediation.stores.postgres import plain_url
 QUEUE = "apex-jobs"
 
 
-def make_app(services: Services) -> procrastinate.App:
+def make_app(services: Services, names: Iterable[str] | None = None) -> procrastinate.App:
+    """The procrastinate app with a periodic task per job (or per job in `names`)."""
     connector = procrastinate.PsycopgConnector(
         conninfo=plain_url(services.postgres.url),
         kwargs={"options": "-c search_path=procrastinate"},
@@ -28,8 +30,8 @@ def make_app(services: Services) -> procrastinate.App:
         max_size=3,
     )
     app = procrastinate.App(connector=connector)
-    for name, job in JOBS.items():
-        _register(app, services, name, job.cron)
+    for name in names if names is not None else JOBS:
+        _register(app, services, name, JOBS[name].cron)
     return app
 
 
