@@ -87,9 +87,9 @@ async def _link_in_queued_email(services: Services, user_id: uuid.UUID) -> str:
 async def _audit(services: Services, user_id: uuid.UUID) -> list[AuditLog]:
     async with services.postgres.session() as session:
         rows = await session.scalars(
-            select(AuditLog).where(
-                AuditLog.action == "notifications.updated", AuditLog.object_id == str(user_id)
-            )
+            select(AuditLog)
+            .where(AuditLog.action == "notifications.updated", AuditLog.object_id == str(user_id))
+            .order_by(AuditLog.id)
         )
         return list(rows)
 

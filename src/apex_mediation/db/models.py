@@ -1119,6 +1119,18 @@ class HealthScore(Base):
     computed_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), nullable=False)
 
 
+class GrowthNarrative(Base):
+    """The weekly growth narrative for the operator (ENABLE_GROWTH_AI_ANALYTICS), with the
+    figures it was written from."""
+
+    __tablename__ = "growth_narratives"
+
+    week_start: Mapped[dt.date] = mapped_column(Date, primary_key=True)
+    text: Mapped[str] = mapped_column(Text, nullable=False)
+    figures: Mapped[dict[str, Any]] = mapped_column(JSONB, nullable=False)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+
+
 class GrowthIntervention(Base):
     """Something the growth engine did or suggested for a publisher: an email, an offer, an
     opportunity for the operator. Each kind has a cooldown per publisher."""
@@ -1183,3 +1195,62 @@ class OptimizationRecord(Base):
     before: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
     after: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
     outcome: Mapped[str | None] = mapped_column(Text)
+    # With ENABLE_SELF_EVOLVING_AI: the model's explanation and rank (1 = first to consider);
+    # advice for the operator only, never executed.
+    ai_explanation: Mapped[str | None] = mapped_column(Text)
+    ai_rank: Mapped[int | None] = mapped_column(Integer)
+
+
+# -- 012_add_system_metrics ----------------------------------------------------------------------
+
+INCIDENT_SEVERITIES = ("warning", "critical")
+
+
+class SystemSnapshot(Base):
+    """The system as it measured itself over the hour before `taken_at`: per route, per bidder,
+    the database, slow statements, ingest and queue lag. `raw` keeps the cumulative counters the
+    next snapshot subtracts from."""
+
+    __tablename__ = "system_snapshots"
+
+    id: Mapped[uuid.UUID] = _uuid_pk()
+    taken_at: Mapped[dt.datetime] = mapped_column(
+        DateTime(timezone=True), nullable=False, unique=True
+    )
+    routes: Mapped[dict[str, Any]] = mapped_column(JSONB, nullable=False)
+    bidders: Mapped[dict[str, Any]] = mapped_column(JSONB, nullable=False)
+    database: Mapped[dict[str, Any]] = mapped_column(JSONB, nullable=False)
+    slow_statements: Mapped[int | None] = mapped_column(Integer)
+    ingest_lag_ms: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    queue_lag_s: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    raw: Mapped[dict[str, Any]] = mapped_column(JSONB, nullable=False)
+
+
+class Incident(Base):
+    """A threshold crossed: open while it holds (one open incident per kind and key), resolved
+    when a later snapshot is back within bounds."""
+
+    __tablename__ = "incidents"
+    __table_args__ = (
+        CheckConstraint(_in("severity", INCIDENT_SEVERITIES), name="severity"),
+        Index(
+            "uq_incidents_kind_key_open",
+            "kind",
+            "key",
+            unique=True,
+            postgresql_where=text("resolved_at IS NULL"),
+        ),
+        Index(None, "opened_at"),
+    )
+
+    id: Mapped[uuid.UUID] = _uuid_pk()
+    kind: Mapped[str] = mapped_column(Text, nullable=False)
+    key: Mapped[str] = mapped_column(Text, nullable=False)
+    severity: Mapped[str] = mapped_column(Text, nullable=False)
+    summary: Mapped[str] = mapped_column(Text, nullable=False)
+    details: Mapped[dict[str, Any]] = mapped_column(
+        JSONB, nullable=False, server_default=text("'{}'")
+    )
+    opened_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+    last_seen_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+    resolved_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))

@@ -24,6 +24,7 @@ class FakeOpenAI:
     # What each answer reports: a fixed completion size (capped by max_tokens) and a prompt
     # of about four bytes per token, as English text tokenises.
     completion_tokens: int = 50
+    answer: str | None = None  # a fixed reply (its tokens counted at ~4 bytes each)
     delay_s: float = 0.0
     requests: int = 0
     bodies: list[dict[str, Any]] = field(default_factory=list)
@@ -81,7 +82,11 @@ class FakeOpenAI:
         prompt_bytes = sum(len(json.dumps(m).encode()) for m in body["messages"])
         prompt_tokens = max(1, prompt_bytes // 4)
         limit = int(body.get("max_tokens") or body.get("max_completion_tokens") or 4096)
-        completion = min(self.completion_tokens, limit)
+        completion = min(
+            self.completion_tokens if self.answer is None else max(1, len(self.answer) // 4),
+            limit,
+        )
+        content = "word " * completion if self.answer is None else self.answer
         return web.json_response(
             {
                 "id": "chatcmpl-" + secrets.token_hex(8),
@@ -91,7 +96,7 @@ class FakeOpenAI:
                 "choices": [
                     {
                         "index": 0,
-                        "message": {"role": "assistant", "content": "word " * completion},
+                        "message": {"role": "assistant", "content": content},
                         "finish_reason": "length" if completion == limit else "stop",
                     }
                 ],

@@ -12,8 +12,8 @@ from zoneinfo import ZoneInfo
 
 from apex_mediation.ai import review
 from apex_mediation.ai.gateway import AiGateway
-from apex_mediation.evolve import cycle
-from apex_mediation.growth import engine
+from apex_mediation.evolve import cycle, explain
+from apex_mediation.growth import engine, narrative
 from apex_mediation.sales import automation
 from apex_mediation.services import Services
 from apex_mediation.settings import Settings
@@ -55,11 +55,26 @@ async def _sales(services: Services, now: dt.datetime, dry_run: bool) -> dict[st
 
 
 async def _growth(services: Services, now: dt.datetime, dry_run: bool) -> dict[str, int]:
-    return await engine.run_day(services, now, dry_run=dry_run)
+    counts = await engine.run_day(services, now, dry_run=dry_run)
+    if not dry_run:
+        gateway = AiGateway(services.postgres, services.settings)
+        try:
+            written = await narrative.write_weekly(services.postgres, gateway, now)
+        finally:
+            await gateway.aclose()
+        counts["narrative"] = int(written is not None)
+    return counts
 
 
 async def _self_evolving(services: Services, now: dt.datetime, dry_run: bool) -> dict[str, int]:
-    return await cycle.run(services.postgres, now, dry_run=dry_run)
+    counts = await cycle.run(services.postgres, now, dry_run=dry_run)
+    if not dry_run:
+        gateway = AiGateway(services.postgres, services.settings)
+        try:
+            counts["explained"] = await explain.explain_open(services.postgres, gateway, now)
+        finally:
+            await gateway.aclose()
+    return counts
 
 
 JOBS: dict[str, Job] = {

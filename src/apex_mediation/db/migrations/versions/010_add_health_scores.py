@@ -63,6 +63,14 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("publisher_id", "day", name=op.f("pk_health_scores")),
     )
     op.create_table(
+        "growth_narratives",
+        sa.Column("week_start", sa.Date(), nullable=False),
+        sa.Column("text", sa.Text(), nullable=False),
+        sa.Column("figures", postgresql.JSONB(astext_type=sa.Text()), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("week_start", name=op.f("pk_growth_narratives")),
+    )
+    op.create_table(
         "growth_interventions",
         sa.Column("id", sa.UUID(), server_default=sa.text("gen_random_uuid()"), nullable=False),
         sa.Column("publisher_id", sa.UUID(), nullable=False),
@@ -83,4 +91,5 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_table("growth_interventions")
+    op.drop_table("growth_narratives")
     op.drop_table("health_scores")

@@ -42,6 +42,8 @@ def upgrade() -> None:
         sa.Column("before", postgresql.JSONB(astext_type=sa.Text()), nullable=True),
         sa.Column("after", postgresql.JSONB(astext_type=sa.Text()), nullable=True),
         sa.Column("outcome", sa.Text(), nullable=True),
+        sa.Column("ai_explanation", sa.Text(), nullable=True),
+        sa.Column("ai_rank", sa.Integer(), nullable=True),
         sa.CheckConstraint(
             "action IN ('create_index')", name=op.f("ck_optimization_records_action")
         ),
