@@ -232,3 +232,81 @@ async def test_checkout_page_saves_a_card_that_stops_declines(
     await api.post(f"/v1/invoices/{invoice}/finalize")
     paid = await api.post(f"/v1/invoices/{invoice}/pay")
     assert paid.json()["status"] == "paid"
+
+
+COUPON = {
+    "percent_off": "20",
+    "duration": "repeating",
+    "duration_in_months": "2",
+    "name": "20% off for 2 months",
+    "metadata[reason]": "at risk",
+}
+
+
+async def test_invalid_coupons_are_refused_in_stripe_shape(
+    api: httpx.AsyncClient, fake_stripe: FakeStripe
+) -> None:
+    no_percent = await api.post("/v1/coupons", data={"duration": "once"})
+    too_much = await api.post("/v1/coupons", data={"percent_off": "120"})
+    no_months = await api.post("/v1/coupons", data={"percent_off": "20", "duration": "repeating"})
+    months_once = await api.post(
+        "/v1/coupons", data={"percent_off": "20", "duration": "once", "duration_in_months": "2"}
+    )
+
+    assert no_percent.status_code == 400
+    assert no_percent.json()["error"] == {
+        "type": "invalid_request_error",
+        "message": "Missing required param: percent_off.",
+        "code": "parameter_missing",
+        "param": "percent_off",
+    }
+    assert too_much.json()["error"]["param"] == "percent_off"
+    assert no_months.json()["error"]["code"] == "parameter_missing"
+    assert months_once.json()["error"]["param"] == "duration_in_months"
+    assert {r.status_code for r in (too_much, no_months, months_once)} == {400}
+    assert fake_stripe.coupons == {}
+
+
+async def test_coupon_creation_replays_under_its_idempotency_key(
+    api: httpx.AsyncClient, fake_stripe: FakeStripe
+) -> None:
+    headers = {"Idempotency-Key": "discount:pub-1:2097-06-17:coupon"}
+    first = await api.post("/v1/coupons", data=COUPON, headers=headers)
+    again = await api.post("/v1/coupons", data=COUPON, headers=headers)
+    other = await api.post("/v1/coupons", data={**COUPON, "percent_off": "30"}, headers=headers)
+
+    coupon = first.json()
+    assert coupon["id"].startswith("co_") and coupon["object"] == "coupon"
+    assert (coupon["percent_off"], coupon["duration"], coupon["duration_in_months"]) == (
+        20,
+        "repeating",
+        2,
+    )
+    assert coupon["metadata"] == {"reason": "at risk"}
+    assert again.json() == coupon and again.headers["Idempotent-Replayed"] == "true"
+    assert other.json()["error"]["type"] == "idempotency_error"
+    assert list(fake_stripe.coupons) == [coupon["id"]]
+
+
+async def test_customer_takes_a_coupon_but_refuses_discounts_as_stripe_does(
+    api: httpx.AsyncClient, fake_stripe: FakeStripe
+) -> None:
+    customer = (await api.post("/v1/customers", data={"name": "A"})).json()["id"]
+    coupon = (await api.post("/v1/coupons", data=COUPON)).json()["id"]
+
+    # What the SDK sends for params={"discounts": [{"coupon": ...}]}: not a customer parameter.
+    listed = await api.post(f"/v1/customers/{customer}", data={"discounts[0][coupon]": coupon})
+    unknown = await api.post(f"/v1/customers/{customer}", data={"coupon": "co_nope", "name": "B"})
+    applied = await api.post(f"/v1/customers/{customer}", data={"coupon": coupon})
+
+    assert listed.status_code == 400
+    assert listed.json()["error"]["code"] == "parameter_unknown"
+    assert unknown.json()["error"]["code"] == "resource_missing"
+    assert fake_stripe.customers[customer]["name"] == "A"  # the refused update changed nothing
+    discount = applied.json()["discount"]
+    assert discount["object"] == "discount" and discount["customer"] == customer
+    assert discount["coupon"]["id"] == coupon
+    assert 59 * 86400 <= discount["end"] - discount["start"] <= 62 * 86400  # two months
+    assert fake_stripe.coupons[coupon]["times_redeemed"] == 1
+    removed = await api.post(f"/v1/customers/{customer}", data={"coupon": ""})
+    assert removed.json()["discount"] is None

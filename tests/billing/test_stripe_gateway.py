@@ -207,6 +207,41 @@ async def test_checkout_setup_and_portal_links(
     assert session["success_url"] == "http://apex.test/billing?ok"
 
 
+async def test_offer_discount_gives_the_customer_a_repeating_coupon(
+    gateway: StripeGateway, fake_stripe: FakeStripe
+) -> None:
+    customer_id = await new_customer(gateway)
+
+    coupon_id = await gateway.offer_discount(
+        customer_id, percent_off=20, months=2, reason="at risk", idempotency_key="discount:p:1"
+    )
+    again = await gateway.offer_discount(
+        customer_id, percent_off=20, months=2, reason="at risk", idempotency_key="discount:p:1"
+    )
+
+    coupon = fake_stripe.coupons[coupon_id]
+    assert (coupon["percent_off"], coupon["duration"], coupon["duration_in_months"]) == (
+        20,
+        "repeating",
+        2,
+    )
+    assert coupon["metadata"] == {"reason": "at risk"}
+    assert fake_stripe.customers[customer_id]["discount"]["coupon"]["id"] == coupon_id
+    # The retry replayed both requests: one coupon, redeemed once.
+    assert again == coupon_id
+    assert list(fake_stripe.coupons) == [coupon_id]
+    assert coupon["times_redeemed"] == 1
+
+
+async def test_offer_discount_to_an_unknown_customer_is_rejected(gateway: StripeGateway) -> None:
+    with pytest.raises(StripeRejected) as rejected:
+        await gateway.offer_discount(
+            "cus_missing", percent_off=20, months=2, reason="r", idempotency_key="discount:x:1"
+        )
+
+    assert (rejected.value.status, rejected.value.code) == (404, "resource_missing")
+
+
 async def test_wrong_key_is_rejected_without_echoing_it(fake_stripe: FakeStripe) -> None:
     wrong = "sk_test_" + "w" * 32
     async with StripeGateway(wrong, api_base=fake_stripe.base_url) as gateway:

@@ -1,4 +1,5 @@
-"""Stripe through the official SDK: customers, invoices, payments, hosted links, webhook checks.
+"""Stripe through the official SDK: customers, invoices, payments, discounts, hosted links,
+webhook checks.
 
 Every write carries an idempotency key derived from our own ids, so the SDK's network retries and
 our own later retries replay Stripe's first answer instead of creating a second object or charge.
@@ -11,11 +12,11 @@ import json
 from collections.abc import Awaitable, Mapping, Sequence
 from dataclasses import dataclass
 from types import TracebackType
-from typing import Any, NamedTuple, Self, TypeGuard, TypeVar
+from typing import Any, NamedTuple, Self, TypeGuard, TypeVar, cast
 
 import aiohttp
 import stripe
-from stripe.params import CustomerCreateParams, InvoiceCreateParams
+from stripe.params import CustomerCreateParams, CustomerUpdateParams, InvoiceCreateParams
 
 from apex_mediation.settings import Settings
 
@@ -25,6 +26,10 @@ TIMEOUT_S = 10.0
 # Safe because every write is idempotent; the SDK also retries 409 and 5xx answers.
 MAX_NETWORK_RETRIES = 2
 WEBHOOK_TOLERANCE_S = 300
+# Since 2025-03-31.basil a customer takes no coupon (nor `discounts`: only subscriptions and
+# invoices do), yet its discount still carries into every invoice made for it. The last version
+# before basil still sets it, so that one request is pinned to it.
+CUSTOMER_COUPON_API_VERSION = "2025-02-24.acacia"
 
 
 class StripeGatewayError(Exception):
@@ -134,6 +139,46 @@ class StripeGateway:
             ),
         )
         return customer.id
+
+    async def offer_discount(
+        self,
+        customer_id: str,
+        *,
+        percent_off: int,
+        months: int,
+        reason: str,
+        idempotency_key: str,
+    ) -> str:
+        """Create a coupon of `percent_off` for `months` monthly invoices and give it to the
+        customer; returns the coupon's id. Keys are `<key>:coupon` and `<key>:apply`, so a retry
+        after a partial failure applies the coupon already made instead of making another."""
+        coupon = await self._call(
+            "create coupon",
+            self._client.v1.coupons.create_async(
+                params={
+                    "percent_off": percent_off,
+                    "duration": "repeating",
+                    "duration_in_months": months,
+                    "name": f"{percent_off}% off for {months} months",
+                    "metadata": {"reason": reason[:500]},  # Stripe's limit for a value
+                },
+                options={"idempotency_key": f"{idempotency_key}:coupon"},
+            ),
+        )
+        # `coupon` is not in the SDK's (basil and later) parameter types, hence the cast.
+        params = cast(CustomerUpdateParams, {"coupon": coupon.id})
+        await self._call(
+            "apply coupon",
+            self._client.v1.customers.update_async(
+                customer_id,
+                params=params,
+                options={
+                    "idempotency_key": f"{idempotency_key}:apply",
+                    "stripe_version": CUSTOMER_COUPON_API_VERSION,
+                },
+            ),
+        )
+        return coupon.id
 
     async def create_invoice(
         self,

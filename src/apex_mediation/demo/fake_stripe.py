@@ -1,6 +1,7 @@
 """A local Stripe stand-in for the demo and the tests, spoken to through the official SDK.
 
-It answers the slice of Stripe's REST API that billing uses the way Stripe does: form-encoded
+It answers the slice of Stripe's REST API that billing and the growth engine's discount offers
+use (customers, invoices, coupons, Checkout, the Billing Portal) the way Stripe does: form-encoded
 bodies with nested keys, Bearer auth, idempotency keys (a replay returns the first answer, a reuse
 with other parameters is refused), Stripe's object and error shapes, and webhooks signed with
 Stripe's scheme, sent as invoices are finalized, paid or declined. It also serves the hosted
@@ -10,6 +11,8 @@ invoice, Checkout and Billing Portal pages, so the demo's links lead somewhere.
 from __future__ import annotations
 
 import asyncio
+import calendar
+import datetime as dt
 import hashlib
 import hmac
 import html
@@ -118,6 +121,29 @@ def _int(params: Obj, name: str) -> int:
         ) from None
 
 
+def _percent(params: Obj) -> float:
+    if "percent_off" not in params:  # amount_off coupons are not needed here
+        raise _invalid(
+            "Missing required param: percent_off.", code="parameter_missing", param="percent_off"
+        )
+    try:
+        percent = float(params["percent_off"])
+    except (TypeError, ValueError):
+        raise _invalid(f"Invalid decimal: {params['percent_off']}", param="percent_off") from None
+    if not 0 < percent <= 100:
+        raise _invalid("percent_off must be greater than 0 and at most 100.", param="percent_off")
+    return percent
+
+
+def _add_months(timestamp: int, months: int) -> int:
+    """The same day and time `months` later, clamped to the month's end, as Stripe counts."""
+    at = dt.datetime.fromtimestamp(timestamp, dt.UTC)
+    month = at.month - 1 + months
+    year, month = at.year + month // 12, month % 12 + 1
+    day = min(at.day, calendar.monthrange(year, month)[1])
+    return int(at.replace(year=year, month=month, day=day).timestamp())
+
+
 def _mask(key: str) -> str:
     return f"{key[:8]}{'*' * (len(key) - 12)}{key[-4:]}" if len(key) > 16 else "****"
 
@@ -139,6 +165,7 @@ class FakeStripe:
         self.customers: dict[str, Obj] = {}
         self.invoices: dict[str, Obj] = {}
         self.invoice_items: dict[str, Obj] = {}
+        self.coupons: dict[str, Obj] = {}
         self.sessions: dict[str, Obj] = {}  # Checkout and Billing Portal sessions
         self.requests: Counter[str] = Counter()  # "POST /v1/customers" -> count
         self.events: list[Obj] = []
@@ -172,6 +199,8 @@ class FakeStripe:
             ("GET", "/v1/customers", self._list_customers),
             ("GET", "/v1/customers/{id}", self._get_customer),
             ("POST", "/v1/customers/{id}", self._update_customer),
+            ("POST", "/v1/coupons", self._create_coupon),
+            ("GET", "/v1/coupons/{id}", self._get_coupon),
             ("POST", "/v1/invoices", self._create_invoice),
             ("GET", "/v1/invoices/{id}", self._get_invoice),
             ("POST", "/v1/invoiceitems", self._create_invoice_item),
@@ -311,6 +340,7 @@ class FakeStripe:
             **{k: p.get(k) for k in ("name", "email", "description")},
             metadata=dict(p.get("metadata") or {}),
             invoice_settings={"default_payment_method": None},
+            discount=None,
         )
         self.customers[customer["id"]] = customer
         return customer
@@ -331,13 +361,86 @@ class FakeStripe:
 
     def _update_customer(self, request: web.Request, p: Obj) -> Obj:
         customer = self._find(self.customers, "customer", request.match_info["id"])
+        if "discounts" in p:
+            # Customers take no `discounts` (subscriptions and invoices do), and no coupon at all
+            # since 2025-03-31.basil: Stripe refuses this form, so the fake does too.
+            raise _invalid(
+                "Received unknown parameter: discounts", code="parameter_unknown", param="discounts"
+            )
+        # `coupon` is the pre-basil form, which this fake's API version takes; checked first so
+        # that an unknown coupon changes nothing.
+        discount = self._redeem(customer, p["coupon"]) if p.get("coupon") else None
         customer.update({k: p[k] for k in ("name", "email", "description") if k in p})
         for key, value in (p.get("metadata") or {}).items():
             if value == "":  # Stripe's way of deleting a metadata key
                 customer["metadata"].pop(key, None)
             else:
                 customer["metadata"][key] = value
+        if "coupon" in p:  # an empty coupon removes the discount
+            customer["discount"] = discount
         return customer
+
+    # Coupons, and the discount a customer gets from one.
+
+    def _create_coupon(self, request: web.Request, p: Obj) -> Obj:
+        percent = _percent(p)
+        duration = p.get("duration", "once")
+        if duration not in ("once", "repeating", "forever"):
+            raise _invalid(f"Invalid duration: {duration}", param="duration")
+        months = _int(p, "duration_in_months") if duration == "repeating" else None
+        if months is not None and months < 1:
+            raise _invalid(
+                "duration_in_months must be a positive integer.", param="duration_in_months"
+            )
+        if duration != "repeating" and "duration_in_months" in p:
+            raise _invalid(
+                "duration_in_months can only be set when duration is repeating.",
+                param="duration_in_months",
+            )
+        coupon = _object(
+            "co",
+            "coupon",
+            name=p.get("name"),
+            percent_off=percent,
+            amount_off=None,
+            currency=None,
+            duration=duration,
+            duration_in_months=months,
+            metadata=dict(p.get("metadata") or {}),
+            max_redemptions=None,
+            redeem_by=None,
+            times_redeemed=0,
+            valid=True,
+        )
+        if "id" in p:
+            if p["id"] in self.coupons:
+                raise _invalid("Coupon already exists.", code="resource_already_exists")
+            coupon["id"] = p["id"]
+        self.coupons[coupon["id"]] = coupon
+        return coupon
+
+    def _get_coupon(self, request: web.Request, p: Obj) -> Obj:
+        return self._find(self.coupons, "coupon", request.match_info["id"])
+
+    def _redeem(self, customer: Obj, coupon_id: str) -> Obj:
+        coupon = self.coupons.get(coupon_id)
+        if coupon is None:
+            raise _invalid(
+                f"No such coupon: '{coupon_id}'", code="resource_missing", param="coupon"
+            )
+        coupon["times_redeemed"] += 1
+        start = int(time.time())
+        months = coupon["duration_in_months"]
+        return _object(
+            "di",
+            "discount",
+            coupon=coupon,
+            customer=customer["id"],
+            start=start,
+            end=_add_months(start, months) if months else None,
+            **dict.fromkeys(("invoice", "invoice_item", "promotion_code", "subscription")),
+            checkout_session=None,
+        )
 
     # Invoices.
 

@@ -1,6 +1,8 @@
 """The daily growth run: for every publisher, assess health (stored per day), move the
-lifecycle stage, and intervene — a check-in email to an at-risk publisher, opportunities for the
-operator — each within its cooldown. One transaction per publisher; `dry_run` writes nothing."""
+lifecycle stage, and intervene — a check-in email to an at-risk publisher and, when it pays and
+its churn risk is high, a discount through Stripe (`gateway`; none without Stripe configured),
+opportunities for the operator — each within its cooldown. One transaction per publisher;
+`dry_run` writes nothing."""
 
 from __future__ import annotations
 
@@ -11,6 +13,7 @@ from collections import Counter
 
 from sqlalchemy import select
 
+from apex_mediation.billing.stripe_gateway import StripeGateway
 from apex_mediation.db.models import BillingAccount
 from apex_mediation.growth import health, interventions, lifecycle
 from apex_mediation.services import Services
@@ -24,6 +27,7 @@ async def run_day(
     *,
     dry_run: bool = False,
     publisher_ids: list[uuid.UUID] | None = None,
+    gateway: StripeGateway | None = None,
 ) -> dict[str, int]:
     counts: Counter[str] = Counter()
     async with services.postgres.session() as session:
@@ -33,7 +37,7 @@ async def run_day(
         ids = list(await session.scalars(query))
     for publisher_id in ids:
         try:
-            await _one(services, publisher_id, now, dry_run, counts)
+            await _one(services, gateway, publisher_id, now, dry_run, counts)
         except Exception:
             log.exception("growth run for publisher %s failed", publisher_id)
             counts["errors"] += 1
@@ -43,6 +47,7 @@ async def run_day(
 
 async def _one(
     services: Services,
+    gateway: StripeGateway | None,
     publisher_id: uuid.UUID,
     now: dt.datetime,
     dry_run: bool,
@@ -68,6 +73,11 @@ async def _one(
             counts["check_ins"] += bool(
                 await interventions.check_in(
                     session, services.settings, publisher_id, assessed, now
+                )
+            )
+            counts["discounts"] += bool(
+                await interventions.discount_offer(
+                    session, services.settings, gateway, publisher_id, assessed, now
                 )
             )
         if current is not None and current.stage in ("onboarding", "active", "reactivated"):

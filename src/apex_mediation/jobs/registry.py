@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo
 
 from apex_mediation.ai import review
 from apex_mediation.ai.gateway import AiGateway
+from apex_mediation.billing.stripe_gateway import StripeGateway
 from apex_mediation.evolve import cycle, explain
 from apex_mediation.growth import engine, narrative
 from apex_mediation.sales import automation
@@ -55,7 +56,12 @@ async def _sales(services: Services, now: dt.datetime, dry_run: bool) -> dict[st
 
 
 async def _growth(services: Services, now: dt.datetime, dry_run: bool) -> dict[str, int]:
-    counts = await engine.run_day(services, now, dry_run=dry_run)
+    stripe = StripeGateway.from_settings(services.settings)  # None: no discount offers
+    try:
+        counts = await engine.run_day(services, now, dry_run=dry_run, gateway=stripe)
+    finally:
+        if stripe is not None:
+            await stripe.aclose()
     if not dry_run:
         gateway = AiGateway(services.postgres, services.settings)
         try:
