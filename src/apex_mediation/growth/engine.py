@@ -11,11 +11,10 @@ import logging
 import uuid
 from collections import Counter
 
-from sqlalchemy import select
-
 from apex_mediation.billing.stripe_gateway import StripeGateway
 from apex_mediation.db.models import BillingAccount
 from apex_mediation.growth import health, interventions, lifecycle
+from apex_mediation.jobs.each_publisher import for_each_publisher
 from apex_mediation.services import Services
 
 log = logging.getLogger(__name__)
@@ -29,20 +28,10 @@ async def run_day(
     publisher_ids: list[uuid.UUID] | None = None,
     gateway: StripeGateway | None = None,
 ) -> dict[str, int]:
-    counts: Counter[str] = Counter()
-    async with services.postgres.session() as session:
-        query = select(BillingAccount.publisher_id).order_by(BillingAccount.publisher_id)
-        if publisher_ids is not None:
-            query = query.where(BillingAccount.publisher_id.in_(publisher_ids))
-        ids = list(await session.scalars(query))
-    for publisher_id in ids:
-        try:
-            await _one(services, gateway, publisher_id, now, dry_run, counts)
-        except Exception:
-            log.exception("growth run for publisher %s failed", publisher_id)
-            counts["errors"] += 1
-    counts["publishers"] = len(ids)
-    return dict(counts)
+    async def step(publisher_id: uuid.UUID, counts: Counter[str]) -> None:
+        await _one(services, gateway, publisher_id, now, dry_run, counts)
+
+    return await for_each_publisher(services, "growth", step, publisher_ids)
 
 
 async def _one(

@@ -10,10 +10,9 @@ import logging
 import uuid
 from collections import Counter
 
-from sqlalchemy import select
-
 from apex_mediation.ai.gateway import AiGateway
 from apex_mediation.db.models import BillingAccount, Publisher
+from apex_mediation.jobs.each_publisher import for_each_publisher
 from apex_mediation.sales import conversions, journey, playbook, scores, signals
 from apex_mediation.services import Services
 
@@ -28,20 +27,10 @@ async def run_day(
     gateway: AiGateway | None = None,
     publisher_ids: list[uuid.UUID] | None = None,
 ) -> dict[str, int]:
-    counts: Counter[str] = Counter()
-    async with services.postgres.session() as session:
-        query = select(BillingAccount.publisher_id).order_by(BillingAccount.publisher_id)
-        if publisher_ids is not None:
-            query = query.where(BillingAccount.publisher_id.in_(publisher_ids))
-        ids = list(await session.scalars(query))
-    for publisher_id in ids:
-        try:
-            await _one(services, publisher_id, now, dry_run, gateway, counts)
-        except Exception:
-            log.exception("sales run for publisher %s failed", publisher_id)
-            counts["errors"] += 1
-    counts["publishers"] = len(ids)
-    return dict(counts)
+    async def step(publisher_id: uuid.UUID, counts: Counter[str]) -> None:
+        await _one(services, publisher_id, now, dry_run, gateway, counts)
+
+    return await for_each_publisher(services, "sales", step, publisher_ids)
 
 
 async def _one(
