@@ -14,8 +14,11 @@ from apex_mediation.console.pages import (
     ivt,
     network_accounts,
     operator,
+    operator_growth,
+    operator_incidents,
     operator_jobs,
     operator_journeys,
+    operator_optimizations,
     password_reset,
     placement_test,
     reports,
@@ -48,6 +51,9 @@ ROUTERS = (
     ai_costs.router,
     operator_jobs.router,
     operator_journeys.router,
+    operator_growth.router,
+    operator_optimizations.router,
+    operator_incidents.router,
 )
 
 

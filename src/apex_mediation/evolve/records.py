@@ -23,6 +23,14 @@ from apex_mediation.evolve import indexes
 from apex_mediation.stores.postgres import Postgres
 
 VERIFY_MIN_CALLS = 5
+
+
+def _ms(us: int) -> str:
+    """Microseconds as milliseconds to one decimal, half up, without floats."""
+    tenths = (us + 50) // 100
+    return f"{tenths // 10}.{tenths % 10} ms"
+
+
 REQUIRED_SPEEDUP = 2
 
 
@@ -51,7 +59,7 @@ async def record_proposals(
                 expected_effect=(
                     f"an index on {p.table}.{p.column} turns the sequential scan of about "
                     f"{p.table_rows:,} rows into an index lookup for this statement "
-                    f"(now {p.statement.mean_us / 1000:.1f} ms on average over "
+                    f"(now {_ms(p.statement.mean_us)} on average over "
                     f"{p.statement.calls:,} calls)"
                 ),
                 status="proposed",
@@ -143,7 +151,7 @@ async def verify_applied(postgres: Postgres, now: dt.datetime) -> tuple[int, int
             assert fresh is not None
             fresh.after = {"calls": after[0], "mean_us": after[1]}
             fresh.finished_at = now
-            change = f"mean {before_us / 1000:.1f} ms before, {after[1] / 1000:.1f} ms after"
+            change = f"mean {_ms(before_us)} before, {_ms(after[1])} after"
             if better:
                 fresh.status, fresh.outcome = "verified", f"kept: {change}"
                 verified += 1
