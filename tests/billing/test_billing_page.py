@@ -156,3 +156,22 @@ async def test_only_an_operator_reconciles_the_platform(
     assert done.json()["publishers"] == 1 and done.json()["rows"] == 1
     usage = await tenant.call("GET", "/api/v1/billing/summary")
     assert usage.status_code == 200
+
+
+async def test_api_calls_are_counted_in_the_days_usage(tenant: Tenant, services: Services) -> None:
+    from apex_mediation.billing.usage import record_range
+
+    for _ in range(3):
+        assert (await tenant.call("GET", "/api/v1/billing/invoices")).status_code == 200
+    today = dt.datetime.now(dt.UTC).date()
+    async with services.postgres.session() as session:
+        [day] = await record_range(
+            session,
+            services.analytics,
+            services.cache,
+            uuid.UUID(tenant.publisher_id),
+            today,
+            today + dt.timedelta(days=1),
+        )
+        await session.rollback()
+    assert day.api_calls >= 3  # the key's calls (the fixture's own set-up calls come on top)

@@ -230,3 +230,17 @@ def test_format_period_shows_the_last_day_inclusive(
 def test_format_period_refuses_an_empty_period() -> None:
     with pytest.raises(ValueError, match="empty"):
         format_period(dt.date(2026, 11, 1), dt.date(2026, 11, 1))
+
+
+def test_a_paid_invoice_collected_below_its_total_shows_the_discount() -> None:
+    """A Stripe coupon on the customer: the document shows the discount, not a balance owed."""
+    paid = _document(status="paid")
+    doc = replace(paid, amount_paid_cents=paid.total_cents - 20_000)
+    text = _pdf_text(render_pdf(doc))
+    assert "Discount (Stripe coupon) $200.00" in text
+    assert "Balance due $0.00" in text
+    page = render_html(doc)
+    assert "Discount (Stripe coupon)" in page and "$200.00" in page
+    # Unpaid, the same shortfall is a balance still due.
+    owed = _pdf_text(render_pdf(replace(doc, status="open")))
+    assert "Balance due $200.00" in owed and "Discount" not in owed

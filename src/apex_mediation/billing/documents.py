@@ -148,6 +148,7 @@ class _Presented:
     revenue_total: str
     total_due: str
     amount_paid: str
+    discount: str | None  # a paid invoice collected below its total: the Stripe discount
     balance_due: str
     marginal_note: str
 
@@ -196,6 +197,13 @@ def _present(doc: InvoiceDocument) -> _Presented:
     if doc.trial_revenue_micros > 0:
         trial = format_micros_as_dollars(doc.trial_revenue_micros, money)
         trial_note = f"Revenue mediated during your trial is not charged: {trial}"
+    # Stripe collected less than the total (a discount coupon on the customer): the
+    # difference is the discount, not a balance still owed.
+    discount = (
+        doc.total_cents - doc.amount_paid_cents
+        if doc.status == "paid" and doc.amount_paid_cents < doc.total_cents
+        else 0
+    )
     return _Presented(
         title=f"{doc.platform_name} invoice {doc.number}",
         platform=doc.platform_name,
@@ -220,7 +228,8 @@ def _present(doc: InvoiceDocument) -> _Presented:
         revenue_total=format_micros_as_dollars(doc.revenue_micros, money),
         total_due=format_cents(doc.total_cents, money),
         amount_paid=format_cents(doc.amount_paid_cents, money),
-        balance_due=format_cents(doc.total_cents - doc.amount_paid_cents, money),
+        discount=format_cents(discount, money) if discount else None,
+        balance_due=format_cents(doc.total_cents - doc.amount_paid_cents - discount, money),
         marginal_note=MARGINAL_NOTE,
     )
 
@@ -290,6 +299,7 @@ def render_pdf(doc: InvoiceDocument) -> bytes:
         ("Mediated revenue", shown.revenue_total),
         ("Total due", shown.total_due),
         ("Amount paid", shown.amount_paid),
+        *((("Discount (Stripe coupon)", shown.discount),) if shown.discount else ()),
         ("Balance due", shown.balance_due),
     )
     label_width = sum(width for _, width in _COLUMNS[:-1])

@@ -6,6 +6,7 @@ re-run only ever corrects it), keeping the first created_at."""
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import uuid
 from dataclasses import dataclass
 
@@ -18,6 +19,7 @@ from apex_mediation.stores.analytics import Analytics
 from apex_mediation.stores.cache import Cache
 from apex_mediation.tracking.event_names import IMPRESSION
 
+log = logging.getLogger(__name__)
 API_CALLS_TTL_S = 40 * 86_400  # long enough for a late daily run to read the counter
 
 _EVENTS = f"""\
@@ -50,7 +52,11 @@ def api_calls_key(publisher_id: uuid.UUID, day: dt.date) -> str:
 
 
 async def count_api_call(cache: Cache, publisher_id: uuid.UUID, now: dt.datetime) -> None:
-    await cache.incr(api_calls_key(publisher_id, now.date()), ttl_s=API_CALLS_TTL_S)
+    """Count one API call; a cache outage loses the count, never the request."""
+    try:
+        await cache.incr(api_calls_key(publisher_id, now.date()), ttl_s=API_CALLS_TTL_S)
+    except Exception as exc:
+        log.warning("API call not counted (cache unavailable): %s", exc)
 
 
 def _midnight(day: dt.date) -> dt.datetime:
