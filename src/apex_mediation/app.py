@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gc
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -30,6 +31,8 @@ from apex_mediation.sdk import routes as sdk_routes
 from apex_mediation.sdk.runtime import build_runtime
 from apex_mediation.services import Services, open_services
 from apex_mediation.settings import Settings, get_settings
+
+log = logging.getLogger(__name__)
 
 
 def create_app(settings: Settings | None = None, services: Services | None = None) -> FastAPI:
@@ -59,7 +62,10 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         finally:
             for runtime in ("worker", "ai", "billing"):
                 if getattr(app.state, runtime, None) is not None:
-                    await getattr(app.state, runtime).stop()
+                    try:
+                        await getattr(app.state, runtime).stop()
+                    except Exception:  # the auction's final flush below must still happen
+                        log.exception("stopping the %s runtime failed", runtime)
             await app.state.auction.stop()
             if owned:
                 await app.state.services.close()

@@ -14,9 +14,9 @@ from pydantic import SecretStr
 from sqlalchemy import delete
 
 from apex_mediation.db.models import AiFlag
-from apex_mediation.demo.fake_openai import FakeOpenAI
 from apex_mediation.services import Services
 from apex_mediation.settings import Settings
+from tests.fake_openai import FakeOpenAI
 
 _MONTHS = itertools.count()
 

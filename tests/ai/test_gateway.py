@@ -17,9 +17,9 @@ from apex_mediation.ai.features import Feature
 from apex_mediation.ai.gateway import AiBudgetExceeded, AiDisabled, AiGateway, AiUnavailable
 from apex_mediation.ai.prices import parse_prices, prompt_token_bound
 from apex_mediation.db.models import AiBudgetMonth, AiSpendEntry, AuditLog, NotificationOutbox
-from apex_mediation.demo.fake_openai import FakeOpenAI
 from apex_mediation.services import Services
 from tests.ai.conftest import ai_settings
+from tests.fake_openai import FakeOpenAI
 
 MESSAGES = [{"role": "user", "content": "Write one line for a trial reminder email."}]
 MINI = parse_prices("gpt-4o-mini=150000:600000")["gpt-4o-mini"]
@@ -275,3 +275,18 @@ async def test_the_configured_budget_applies_each_month_unless_an_operator_set_o
         third = await budget.standing(session, configured, following.replace(month=3))
         assert third.budget_micros == 300_000_000
         await session.commit()
+
+
+async def test_the_spend_gauges_are_read_from_postgres(
+    ai_services: Services, fake_openai: FakeOpenAI, month_now: dt.datetime
+) -> None:
+    """Every process publishes the month's true figures (the alerts sum one copy per feature)."""
+    gateway = AiGateway(ai_services.postgres, ai_services.settings)
+    answer = await gateway.complete(Feature.GROWTH, MESSAGES, max_tokens=50, now=month_now)
+    metrics.monthly_spend_dollars.labels("growth").set(0)  # as in a process that made no call
+    metrics.monthly_budget_dollars.set(0)
+    async with ai_services.postgres.session() as session:
+        await budget.refresh_metrics(session, ai_services.settings, month_now)
+    assert metrics.monthly_spend_dollars.labels("growth")._value.get() == answer.cost_micros / 1e6
+    assert metrics.monthly_budget_dollars._value.get() == 100
+    await gateway.aclose()

@@ -13,11 +13,11 @@ from sqlalchemy import delete, select
 
 from apex_mediation.ai.gateway import AiGateway
 from apex_mediation.db.models import AiFlag, GrowthNarrative, OptimizationRecord
-from apex_mediation.demo.fake_openai import FakeOpenAI
 from apex_mediation.evolve import explain
 from apex_mediation.growth import narrative
 from apex_mediation.services import Services
 from tests.ai.conftest import ai_settings
+from tests.fake_openai import FakeOpenAI
 
 NOW = dt.datetime(2360, 3, 15, 9, tzinfo=dt.UTC)
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
+import logging
 from collections.abc import Iterable
 from typing import Any
 
@@ -18,6 +19,7 @@ from apex_mediation.jobs.runner import run_job
 from apex_mediation.services import Services
 from apex_mediation.stores.postgres import plain_url
 
+log = logging.getLogger(__name__)
 QUEUE = "apex-jobs"
 
 
@@ -51,16 +53,28 @@ async def run_worker(services: Services, *, wait: bool = True) -> None:
         )
 
 
+RESTART_AFTER_S = 5.0
+
+
 class EmbeddedWorker:
     """The worker inside the serving process (ARCHITECTURE: no separate process needed for a
-    single-node install); stopped with the app."""
+    single-node install); stopped with the app. A worker that fails (the database gone for a
+    while) is restarted after a pause: the serving process outlives any outage of its jobs."""
 
     def __init__(self, services: Services) -> None:
         self._services = services
         self._task: asyncio.Task[None] | None = None
 
+    async def _supervise(self) -> None:
+        while True:
+            try:
+                await run_worker(self._services)
+            except Exception as exc:  # restarted below; the app keeps serving meanwhile
+                log.warning("the job worker stopped (%s); restarting in %g s", exc, RESTART_AFTER_S)
+            await asyncio.sleep(RESTART_AFTER_S)
+
     def start(self) -> None:
-        self._task = asyncio.create_task(run_worker(self._services), name="apex worker")
+        self._task = asyncio.create_task(self._supervise(), name="apex worker")
 
     async def stop(self) -> None:
         if self._task is not None:

@@ -1,4 +1,4 @@
-"""A local stand-in for OpenAI's chat completions API, for tests and the demo: enough of
+"""A local stand-in for OpenAI's chat completions API, for the tests: enough of
 `POST /v1/chat/completions` for the official SDK, with real token usage in every answer, and
 controls to fail, slow down or answer at a chosen size."""
 
