@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import re
 import secrets
+import uuid
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 
 import httpx
 import pytest
+
+from apex_mediation.accounts.publishers import create_publisher
+from apex_mediation.services import Services
 
 CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 
@@ -48,3 +52,21 @@ async def console(
 ) -> AsyncIterator[ConsoleUser]:
     async with make_client() as http:
         yield await sign_up(http)
+
+
+async def log_in_operator(http: httpx.AsyncClient, services: Services) -> uuid.UUID:
+    """A new platform operator, logged in on `http` through the console's form; its user id."""
+    email = f"operator-{secrets.token_hex(4)}@example.com"
+    password = "operator-password-" + secrets.token_hex(4)
+    async with services.postgres.session() as session:
+        created = await create_publisher(
+            session,
+            name="Apex Operations",
+            owner_email=email,
+            owner_password=password,
+            is_platform_operator=True,
+        )
+        await session.commit()
+    response = await http.post("/login", data={"email": email, "password": password})
+    assert response.status_code == 303
+    return created.owner.id

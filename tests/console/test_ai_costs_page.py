@@ -18,12 +18,11 @@ import pytest
 from sqlalchemy import delete, select, update
 
 from apex_mediation.accounts.errors import InvalidInput
-from apex_mediation.accounts.publishers import create_publisher
 from apex_mediation.ai import budget, flags
 from apex_mediation.console.pages.ai_costs import ai_dollars, forecast, parse_dollars, percent_of
 from apex_mediation.db.models import AiBudgetMonth, AiFlag, AiSpendEntry, AuditLog
 from apex_mediation.services import Services
-from tests.console.conftest import CSRF, ConsoleUser
+from tests.console.conftest import CSRF, ConsoleUser, log_in_operator
 
 PAGE = "/operator/ai"
 
@@ -76,23 +75,12 @@ async def _clear_flags(services: Services) -> None:
 async def operator(
     services: Services, make_client: Callable[[], httpx.AsyncClient]
 ) -> AsyncIterator[Operator]:
-    email = f"ai-operator-{secrets.token_hex(4)}@example.com"
-    password = "operator-password-" + secrets.token_hex(4)
     async with services.postgres.session() as session:
-        created = await create_publisher(
-            session,
-            name="Apex Operations",
-            owner_email=email,
-            owner_password=password,
-            is_platform_operator=True,
-        )
         before = await budget.standing(session, services.settings, dt.datetime.now(dt.UTC))
         await session.commit()
     await _clear_flags(services)
     async with make_client() as http:
-        response = await http.post("/login", data={"email": email, "password": password})
-        assert response.status_code == 303
-        found = Operator(http, created.owner.id, services, before.month, [])
+        found = Operator(http, await log_in_operator(http, services), services, before.month, [])
         yield found
     await _clear_flags(services)
     async with services.postgres.session() as session:

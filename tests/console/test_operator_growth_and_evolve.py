@@ -19,7 +19,6 @@ import httpx
 import pytest
 from sqlalchemy import delete, select
 
-from apex_mediation.accounts.publishers import create_publisher
 from apex_mediation.console.pages import operator_growth, operator_incidents
 from apex_mediation.console.pages.operator_incidents import rate, seconds
 from apex_mediation.console.pages.operator_optimizations import mean_ms
@@ -35,7 +34,7 @@ from apex_mediation.db.models import (
     SystemSnapshot,
 )
 from apex_mediation.services import Services
-from tests.console.conftest import CSRF, ConsoleUser
+from tests.console.conftest import CSRF, ConsoleUser, log_in_operator
 from tests.helpers import Tenant
 
 GROWTH = "/operator/growth"
@@ -61,21 +60,8 @@ class Operator:
 async def operator(
     services: Services, make_client: Callable[[], httpx.AsyncClient]
 ) -> AsyncIterator[Operator]:
-    email = f"growth-operator-{secrets.token_hex(4)}@example.com"
-    password = "operator-password-" + secrets.token_hex(4)
-    async with services.postgres.session() as session:
-        created = await create_publisher(
-            session,
-            name="Apex Operations",
-            owner_email=email,
-            owner_password=password,
-            is_platform_operator=True,
-        )
-        await session.commit()
     async with make_client() as http:
-        response = await http.post("/login", data={"email": email, "password": password})
-        assert response.status_code == 303
-        yield Operator(http, created.owner.id, services)
+        yield Operator(http, await log_in_operator(http, services), services)
 
 
 def _far_future(hour: int = 0) -> dt.datetime:

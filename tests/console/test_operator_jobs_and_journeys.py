@@ -20,7 +20,6 @@ import pytest
 from markupsafe import escape
 from sqlalchemy import delete, func, select
 
-from apex_mediation.accounts.publishers import create_publisher
 from apex_mediation.console.pages import operator_journeys
 from apex_mediation.console.pages.operator_journeys import probability
 from apex_mediation.db.models import (
@@ -34,7 +33,7 @@ from apex_mediation.db.models import (
 )
 from apex_mediation.jobs.registry import JOBS
 from apex_mediation.services import Services
-from tests.console.conftest import CSRF, ConsoleUser
+from tests.console.conftest import CSRF, ConsoleUser, log_in_operator
 from tests.helpers import Tenant
 
 JOBS_PAGE = "/operator/jobs"
@@ -58,22 +57,9 @@ class Operator:
 async def operator(
     services: Services, make_client: Callable[[], httpx.AsyncClient]
 ) -> AsyncIterator[Operator]:
-    email = f"jobs-operator-{secrets.token_hex(4)}@example.com"
-    password = "operator-password-" + secrets.token_hex(4)
-    async with services.postgres.session() as session:
-        created = await create_publisher(
-            session,
-            name="Apex Operations",
-            owner_email=email,
-            owner_password=password,
-            is_platform_operator=True,
-        )
-        await session.commit()
     started = dt.datetime.now(dt.UTC)
     async with make_client() as http:
-        response = await http.post("/login", data={"email": email, "password": password})
-        assert response.status_code == 303
-        yield Operator(http, created.owner.id, services)
+        yield Operator(http, await log_in_operator(http, services), services)
     async with services.postgres.session() as session:  # the runs this file asked for
         await session.execute(
             delete(JobRun).where(JobRun.trigger == "console", JobRun.started_at >= started)

@@ -3,30 +3,12 @@ health from the real stores and the serving process."""
 
 from __future__ import annotations
 
-import secrets
 from collections.abc import Callable
 
 import httpx
 
-from apex_mediation.accounts.publishers import create_publisher
 from apex_mediation.services import Services
-from tests.console.conftest import ConsoleUser
-
-
-async def _log_in_operator(http: httpx.AsyncClient, services: Services) -> None:
-    email = f"operator-{secrets.token_hex(4)}@example.com"
-    password = "operator-password-" + secrets.token_hex(4)
-    async with services.postgres.session() as session:
-        await create_publisher(
-            session,
-            name="Apex Operations",
-            owner_email=email,
-            owner_password=password,
-            is_platform_operator=True,
-        )
-        await session.commit()
-    response = await http.post("/login", data={"email": email, "password": password})
-    assert response.status_code == 303
+from tests.console.conftest import ConsoleUser, log_in_operator
 
 
 async def test_only_operators_enter(console: ConsoleUser) -> None:
@@ -41,7 +23,7 @@ async def test_the_operator_finds_a_publisher_and_drills_down(
     console: ConsoleUser, services: Services, make_client: Callable[[], httpx.AsyncClient]
 ) -> None:
     async with make_client() as http:
-        await _log_in_operator(http, services)
+        await log_in_operator(http, services)
         listing = await http.get("/operator")
         assert listing.status_code == 200 and "Publishers" in listing.text
         found = await http.get("/operator", params={"q": console.email.upper()})
@@ -62,7 +44,7 @@ async def test_system_health_shows_the_stores_and_ingest(
     services: Services, make_client: Callable[[], httpx.AsyncClient]
 ) -> None:
     async with make_client() as http:
-        await _log_in_operator(http, services)
+        await log_in_operator(http, services)
         page = await http.get("/operator/health")
     assert page.status_code == 200
     for store in ("postgres", "clickhouse", "cache"):
