@@ -31,6 +31,7 @@ from apex_mediation.db.models import (
     LifecycleTransition,
     OptimizationRecord,
     PublisherLifecycle,
+    RuntimeSetting,
     SystemSnapshot,
 )
 from apex_mediation.services import Services
@@ -661,3 +662,128 @@ def test_times_and_rates_are_integer_arithmetic() -> None:
         "100.0 %",
     ]
     assert [seconds(ms) for ms in (0, 999, 61_250, None)] == ["0.0 s", "0.9 s", "61.2 s", "\u2013"]
+
+
+# -- run-time settings -----------------------------------------------------------------------
+
+
+@pytest.fixture
+async def knobs_reset(services: Services) -> AsyncIterator[None]:
+    """Run-time settings back to their defaults (and auto-tuning off) after the test."""
+    yield
+    async with services.postgres.session() as session:
+        await session.execute(delete(RuntimeSetting))
+        await session.commit()
+
+
+async def _tuning_audit(services: Services, action: str) -> list[tuple[str | None, object]]:
+    async with services.postgres.session() as session:
+        rows = await session.execute(
+            select(AuditLog.actor_id, AuditLog.details)
+            .where(AuditLog.action == action)
+            .order_by(AuditLog.id.desc())
+            .limit(1)
+        )
+        return [tuple(row) for row in rows.all()]  # type: ignore[misc]
+
+
+async def test_run_time_settings_are_set_within_their_bounds(
+    operator: Operator, knobs_reset: None
+) -> None:
+    url = f"{OPTIMIZATIONS}/settings/cache.creative_ttl_s"
+    html = (await operator.http.get(OPTIMIZATIONS)).text
+    row = _row(html, "knob-cache.creative_ttl_s")
+    assert 'value="300"' in row and "120\u20133600 s" in row
+    too_short = await operator.post(url, {"value": "60"})
+    assert too_short.status_code == 400
+    assert "value: cache.creative_ttl_s must be between 120 and 3600 s" in too_short.text
+    words = await operator.post(url, {"value": "ten"})
+    assert words.status_code == 400 and "value: the value must be a whole number" in words.text
+    unknown = await operator.post(f"{OPTIMIZATIONS}/settings/cache.anything", {"value": "9"})
+    assert unknown.status_code == 400 and "key: unknown setting" in unknown.text
+    done = await operator.post(url, {"value": "900"})
+    assert done.status_code == 303
+    assert done.headers["location"] == f"{OPTIMIZATIONS}?done=setting&id=cache.creative_ttl_s"
+    after = (await operator.http.get(done.headers["location"])).text
+    assert "Set cache.creative_ttl_s; every serving process uses it within a few seconds." in after
+    assert 'value="900"' in _row(after, "knob-cache.creative_ttl_s")
+    [(actor, details)] = await _tuning_audit(operator.services, "tuning.changed")
+    assert actor == str(operator.user_id)
+    assert details == {"reason": "set by an operator", "from": 300, "to": 900, "changed": ["value"]}
+
+
+async def test_the_operator_allows_and_withdraws_automatic_tuning(
+    operator: Operator, knobs_reset: None
+) -> None:
+    box = 'data-testid="auto-tune"'
+    assert f"{box} checked" not in (await operator.http.get(OPTIMIZATIONS)).text
+    allowed = await operator.post(f"{OPTIMIZATIONS}/auto-tune", {"allowed": "on"})
+    assert allowed.status_code == 303
+    html = (await operator.http.get(allowed.headers["location"])).text
+    assert f"{box} checked" in html and "applied without a decision" in html
+    assert await _tuning_audit(operator.services, "tuning.auto_apply_changed") == [
+        (str(operator.user_id), {"allowed": True, "changed": ["allowed"]})
+    ]
+    withdrawn = await operator.post(f"{OPTIMIZATIONS}/auto-tune")
+    html = (await operator.http.get(withdrawn.headers["location"])).text
+    assert f"{box} checked" not in html and "now wait for your decision" in html
+
+
+async def test_a_tuning_proposal_shows_its_change_and_measurements(
+    operator: Operator, services: Services
+) -> None:
+    token = secrets.token_hex(4)
+    now = dt.datetime.now(dt.UTC)
+    common = {
+        "action": "tune_setting",
+        "evidence": {
+            "metric": "bidder_timeout_ppm",
+            "networks": [f"bidder-{token}"],
+            "measured_ppm": 250_000,
+            "sample": 400,
+        },
+        "expected_effect": f"fewer timeouts for bidder-{token}",
+        "proposed_at": now,
+    }
+    waiting = OptimizationRecord(
+        id=uuid.uuid4(),
+        target=f"test.{token}.margin=200",
+        change={"key": "auction.latency_margin_pct", "from": 150, "to": 200},
+        status="proposed",
+        **common,
+    )
+    kept = OptimizationRecord(
+        id=uuid.uuid4(),
+        target=f"test.{token}.margin=250",
+        change={"key": "auction.latency_margin_pct", "from": 200, "to": 250},
+        status="verified",
+        applied_at=now,
+        finished_at=now,
+        before={"ppm": 250_000, "sample": 400},
+        after={"ppm": 40_500, "sample": 380},
+        outcome="kept",
+        **common,
+    )
+    async with services.postgres.session() as session:
+        session.add_all([waiting, kept])
+        await session.commit()
+    try:
+        html = (await operator.http.get(OPTIMIZATIONS)).text
+        card = html[html.index(f"proposal-{waiting.id}") :]
+        card = card[: card.index("</article>")]
+        assert (
+            'data-testid="change"><code>auction.latency_margin_pct</code> from 150 to 200<'
+        ) in card
+        assert "<code>bidder_timeout_ppm</code> 25.00 % over 400<" in card
+        assert "apply-sql" not in card and "Rolled back, if it does not help, to 150." in card
+        cells = CELLS.findall(_row(html, f"record-{kept.id}"))
+        assert cells[5:7] == [
+            '25.00 % <span class="muted">over 400</span>',
+            '4.05 % <span class="muted">over 380</span>',
+        ]
+    finally:
+        async with services.postgres.session() as session:
+            await session.execute(
+                delete(OptimizationRecord).where(OptimizationRecord.target.like(f"test.{token}.%"))
+            )
+            await session.commit()

@@ -44,7 +44,9 @@ def test_the_summary_is_the_change_since_the_previous_snapshot() -> None:
     )
     routes, bidders = snapshots.summarise(now, before)
     assert routes == {"GET /x": {"requests": 100, "p95_ms": 1000, "error_ppm": 100_000}}
-    assert bidders == {"acme": {"calls": 40, "timeout_ppm": 250_000, "error_ppm": 0}}
+    assert bidders == {
+        "acme": {"calls": 40, "timeout_ppm": 250_000, "error_ppm": 0, "circuit_open": 0}
+    }
 
 
 async def test_snapshots_follow_real_traffic(services: Services, app: object) -> None:

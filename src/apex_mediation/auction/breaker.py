@@ -57,6 +57,12 @@ class Breakers:
     cooldown_s: float = 10.0
     _by_key: dict[str, Breaker] = field(default_factory=dict)
 
+    def configure(self, failure_threshold: int, cooldown_s: float) -> None:
+        """New limits (run-time tuning) for every breaker, existing ones included."""
+        self.failure_threshold, self.cooldown_s = failure_threshold, cooldown_s
+        for breaker in self._by_key.values():
+            breaker.failure_threshold, breaker.cooldown_s = failure_threshold, cooldown_s
+
     def get(self, key: str) -> Breaker:
         breaker = self._by_key.get(key)
         if breaker is None:

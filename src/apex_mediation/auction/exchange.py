@@ -30,7 +30,11 @@ from apex_mediation.auction.adapters.registry import get_adapter
 from apex_mediation.auction.breaker import Breakers, State
 from apex_mediation.auction.currency import Rates, UnknownCurrency
 from apex_mediation.auction.latency import LatencyTracker, bidder_deadline_ms
-from apex_mediation.auction.metrics import circuit_opened_total, observe_bidder
+from apex_mediation.auction.metrics import (
+    bidder_skipped_total,
+    circuit_opened_total,
+    observe_bidder,
+)
 from apex_mediation.auction.model import AuctionRequest
 from apex_mediation.auction.ranking import Candidate, adjust, clearing_price, effective_floor, rank
 from apex_mediation.auction.sample_creative import sample_bid
@@ -231,6 +235,7 @@ class Exchange:
         breaker_key = line.health_key or line.network
         if not self.breakers.get(breaker_key).allow():
             outcome.outcome, outcome.reason = "circuit_open", "circuit open after failures"
+            bidder_skipped_total.labels(line.network, "circuit_open").inc()
             return None
         left_ms = (deadline - time.monotonic()) * 1000
         budget_ms = bidder_deadline_ms(
@@ -241,6 +246,7 @@ class Exchange:
             outcome.reason = (
                 f"skipped: {budget_ms:.0f} ms left, needs {self.settings.min_bidder_ms:.0f}"
             )
+            bidder_skipped_total.labels(line.network, "no_time").inc()
             return None
         call = BidderCall(
             request=apply_privacy(request, decision),

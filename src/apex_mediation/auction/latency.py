@@ -23,6 +23,11 @@ class LatencyTracker:
     _observed: dict[str, int] = field(default_factory=dict)  # answers seen, ever
     _cap_cache: dict[str, tuple[int, float]] = field(default_factory=dict)
 
+    def set_margin(self, margin: float) -> None:
+        """A new margin (run-time tuning); every cap is recomputed at its next use."""
+        self.margin = margin
+        self._cap_cache.clear()
+
     def observe(self, key: str, latency_ms: float) -> None:
         samples = self._samples.get(key)
         if samples is None:

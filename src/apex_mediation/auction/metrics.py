@@ -13,6 +13,12 @@ bidder_latency_seconds = Histogram(
     ["network"],
     buckets=(0.005, 0.01, 0.02, 0.05, 0.075, 0.1, 0.15, 0.2, 0.3, 0.5, 1.0),
 )
+# Calls not made: the circuit is open, or too little of the auction's time was left.
+bidder_skipped_total = Counter(
+    "auction_bidder_skipped_total",
+    "Bidder calls skipped, by network and reason",
+    ["network", "reason"],
+)
 circuit_opened_total = Counter(
     "auction_circuit_opened_total", "Times a bidder's circuit breaker opened", ["network"]
 )

@@ -1155,7 +1155,7 @@ class GrowthIntervention(Base):
 
 # -- 013_add_optimization_records ----------------------------------------------------------------
 
-OPTIMIZATION_ACTIONS = ("create_index",)
+OPTIMIZATION_ACTIONS = ("create_index", "tune_setting")
 OPTIMIZATION_STATUSES = (
     "proposed",
     "approved",
@@ -1175,6 +1175,11 @@ class OptimizationRecord(Base):
     __table_args__ = (
         CheckConstraint(_in("action", OPTIMIZATION_ACTIONS), name="action"),
         CheckConstraint(_in("status", OPTIMIZATION_STATUSES), name="status"),
+        CheckConstraint(
+            "(action = 'tune_setting' AND change IS NOT NULL) OR (action <> 'tune_setting' "
+            "AND apply_sql IS NOT NULL AND rollback_sql IS NOT NULL)",
+            name="change_or_sql",
+        ),
         Index(None, "status", "proposed_at"),
     )
 
@@ -1182,8 +1187,11 @@ class OptimizationRecord(Base):
     action: Mapped[str] = mapped_column(Text, nullable=False)
     # What the change is about, e.g. "public.orders(customer_ref)"; one open record per target.
     target: Mapped[str] = mapped_column(Text, nullable=False, unique=True)
-    apply_sql: Mapped[str] = mapped_column(Text, nullable=False)
-    rollback_sql: Mapped[str] = mapped_column(Text, nullable=False)
+    # create_index: the DDL, built from checked identifiers. tune_setting: `change` instead
+    # ({"key", "from", "to"}), a value within the knob's bounds.
+    apply_sql: Mapped[str | None] = mapped_column(Text)
+    rollback_sql: Mapped[str | None] = mapped_column(Text)
+    change: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
     evidence: Mapped[dict[str, Any]] = mapped_column(JSONB, nullable=False)
     expected_effect: Mapped[str] = mapped_column(Text, nullable=False)
     status: Mapped[str] = mapped_column(Text, nullable=False, server_default="proposed")
@@ -1224,6 +1232,27 @@ class SystemSnapshot(Base):
     ingest_lag_ms: Mapped[int] = mapped_column(BigInteger, nullable=False)
     queue_lag_s: Mapped[int] = mapped_column(BigInteger, nullable=False)
     raw: Mapped[dict[str, Any]] = mapped_column(JSONB, nullable=False)
+    # 015: the creative cache over the hour: lookups and the share that found it expired.
+    caches: Mapped[dict[str, Any]] = mapped_column(
+        JSONB, nullable=False, server_default=text("'{}'")
+    )
+
+
+# -- 015_add_runtime_tuning ----------------------------------------------------------------------
+
+
+class RuntimeSetting(Base):
+    """An allow-listed knob's value (tuning/knobs.py holds the list and the bounds), or the
+    operator's permission for bounded tuning to apply without a decision."""
+
+    __tablename__ = "runtime_settings"
+
+    key: Mapped[str] = mapped_column(Text, primary_key=True)
+    value: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    updated_at: Mapped[dt.datetime] = mapped_column(
+        DateTime(timezone=True), nullable=False, server_default=func.now()
+    )
+    updated_by: Mapped[str] = mapped_column(Text, nullable=False)
 
 
 class Incident(Base):

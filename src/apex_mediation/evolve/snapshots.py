@@ -1,6 +1,7 @@
 """Hourly snapshots of the system, from its own measurements: per route the p95 latency and
 the error rate, per bidder the timeout and error rates (this process's Prometheus counters, as
-the change since the previous snapshot), the database's connections, the slow statements
+the change since the previous snapshot, with the calls an open circuit skipped), the creative
+cache's expired share, the database's connections, the slow statements
 pg_stat_statements holds, the ingest lag and the oldest waiting job or notification.
 
 Counters are per process: in a single-process install (the serving process runs the worker)
@@ -11,7 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from prometheus_client import REGISTRY
@@ -36,6 +37,8 @@ class Counters:
     route_errors: dict[str, float]
     bidder_outcomes: dict[str, dict[str, float]]  # network -> {outcome: count}
     ingest_lag_s: float
+    circuit_skips: dict[str, float] = field(default_factory=dict)  # network -> calls skipped
+    creative_lookups: dict[str, float] = field(default_factory=dict)  # served / expired
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -43,6 +46,8 @@ class Counters:
             "route_requests": self.route_requests,
             "route_errors": self.route_errors,
             "bidder_outcomes": self.bidder_outcomes,
+            "circuit_skips": self.circuit_skips,
+            "creative_lookups": self.creative_lookups,
         }
 
 
@@ -51,6 +56,8 @@ def read_counters() -> Counters:
     requests: dict[str, float] = defaultdict(float)
     errors: dict[str, float] = defaultdict(float)
     bidders: dict[str, dict[str, float]] = defaultdict(dict)
+    skips: dict[str, float] = defaultdict(float)
+    creatives: dict[str, float] = defaultdict(float)
     lag = 0.0
     for family in REGISTRY.collect():
         for sample in family.samples:
@@ -64,9 +71,22 @@ def read_counters() -> Counters:
                     errors[route] += sample.value
             elif sample.name == "auction_bidder_calls_total":
                 bidders[labels["network"]][labels["outcome"]] = sample.value
+            elif sample.name == "auction_bidder_skipped_total":
+                if labels["reason"] == "circuit_open":
+                    skips[labels["network"]] += sample.value
+            elif sample.name == "sdk_creative_lookups_total":
+                creatives[labels["result"]] += sample.value
             elif sample.name == "ingest_lag_seconds":
                 lag = sample.value
-    return Counters(dict(buckets), dict(requests), dict(errors), dict(bidders), lag)
+    return Counters(
+        dict(buckets),
+        dict(requests),
+        dict(errors),
+        dict(bidders),
+        lag,
+        dict(skips),
+        dict(creatives),
+    )
 
 
 def _delta(now: dict[str, float], before: dict[str, float]) -> dict[str, float]:
@@ -101,17 +121,31 @@ def summarise(now: Counters, before: dict[str, Any]) -> tuple[dict[str, Any], di
             "error_ppm": int(failed * 1_000_000 // count),
         }
     bidders: dict[str, Any] = {}
-    for network, outcomes in now.bidder_outcomes.items():
+    skipped = _delta(now.circuit_skips, before.get("circuit_skips", {}))
+    for network in now.bidder_outcomes.keys() | skipped.keys():
+        outcomes = now.bidder_outcomes.get(network, {})
         change = _delta(outcomes, before.get("bidder_outcomes", {}).get(network, {}))
         calls = sum(change.values())
-        if calls <= 0:
+        if calls <= 0 and skipped.get(network, 0.0) <= 0:
             continue
         bidders[network] = {
             "calls": int(calls),
-            "timeout_ppm": int(change.get("timeout", 0.0) * 1_000_000 // calls),
-            "error_ppm": int(change.get("error", 0.0) * 1_000_000 // calls),
+            "timeout_ppm": int(change.get("timeout", 0.0) * 1_000_000 // calls) if calls else 0,
+            "error_ppm": int(change.get("error", 0.0) * 1_000_000 // calls) if calls else 0,
+            "circuit_open": int(skipped.get(network, 0.0)),
         }
     return routes, bidders
+
+
+def creative_cache(now: Counters, before: dict[str, Any]) -> dict[str, int]:
+    """Creative URL loads over the interval and the share that found the creative expired."""
+    change = _delta(now.creative_lookups, before.get("creative_lookups", {}))
+    lookups = int(sum(change.values()))
+    expired = int(change.get("expired", 0.0))
+    return {
+        "creative_lookups": lookups,
+        "creative_expired_ppm": expired * 1_000_000 // lookups if lookups else 0,
+    }
 
 
 async def take(postgres: Postgres, now: dt.datetime) -> SystemSnapshot:
@@ -130,6 +164,7 @@ async def take(postgres: Postgres, now: dt.datetime) -> SystemSnapshot:
             .limit(1)
         )
         routes, bidders = summarise(counters, previous.raw if previous else {})
+        caches = creative_cache(counters, previous.raw if previous else {})
         connections = int(await session.scalar(text(_CONNECTIONS)) or 0)
         limit = int(str(await session.scalar(text(_MAX_CONNECTIONS)) or 0))
         oldest = await session.scalar(
@@ -158,6 +193,7 @@ async def take(postgres: Postgres, now: dt.datetime) -> SystemSnapshot:
         ingest_lag_ms=int(counters.ingest_lag_s * 1000),
         queue_lag_s=int((now - oldest).total_seconds()) if oldest and oldest < now else 0,
         raw=counters.as_json(),
+        caches=caches,
     )
     async with postgres.session() as session:
         session.add(snapshot)

@@ -13,6 +13,7 @@ import time
 from typing import Any
 from urllib.parse import urlsplit
 
+from prometheus_client import Counter
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
@@ -26,6 +27,11 @@ from apex_mediation.tracking.shipper import encode
 from apex_mediation.tracking.tokens import BeaconClaims, InvalidToken
 
 NO_STORE = {"Cache-Control": "no-store"}
+# Served, or expired from the cache before the SDK loaded it (the self-evolving system tunes
+# the cache's TTL from the expired share).
+creative_lookups_total = Counter(
+    "sdk_creative_lookups_total", "Creative URL loads by result", ["result"]
+)
 
 
 def event_id(token: str, event: str) -> str:
@@ -182,6 +188,7 @@ async def creative(request: Request) -> Response:
     except InvalidToken as exc:
         return error_response(400, SdkError.INVALID_REQUEST, f"token: {exc}")
     markup = await services.cache.get(creative_key(claims.auction_id, claims.bid_id))
+    creative_lookups_total.labels("expired" if markup is None else "served").inc()
     if markup is None:
         return error_response(410, SdkError.AD_EXPIRED, "creative expired")
     return Response(

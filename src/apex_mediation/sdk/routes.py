@@ -34,7 +34,6 @@ from apex_mediation.sdk.wire.common import WireError
 from apex_mediation.services import Services
 
 MAX_BODY_BYTES = 256 * 1024
-CREATIVE_TTL_S = 300
 CORS_MAX_AGE = "600"
 BANNER_WIDTH = 320  # points: a banner request without a size asks for the standard one
 
@@ -156,7 +155,7 @@ async def _run(
     runtime.auction_log.record(result)
     if result.ranked:
         await runtime.ivt.saw_auction(result.auction_id, runtime.signer.ttl_s)
-    await _keep_for_beacons(services, result)
+    await _keep_for_beacons(services, result, runtime.creative_ttl_s)
     for url in result.notices:
         runtime.spawn(runtime.transport.fire_and_forget(url))
     observe_auction(placement.format, result.winner is not None, result.duration_ms)
@@ -200,10 +199,10 @@ async def _ivt_check(
     return decision
 
 
-async def _keep_for_beacons(services: Services, result: AuctionResult) -> None:
+async def _keep_for_beacons(services: Services, result: AuctionResult, ttl_s: int) -> None:
     """What the click and creative URLs serve later, kept briefly in the cache: the winner's
     click target (with its advertiser domains) and, for SDKs that load a creative URL, its
-    markup."""
+    markup, for `ttl_s` (a run-time knob: cache.creative_ttl_s)."""
     winner = result.winner
     bid = winner.outcome.bid if winner else None
     if bid is None:
@@ -211,11 +210,11 @@ async def _keep_for_beacons(services: Services, result: AuctionResult) -> None:
     if bid.click_url:
         value = f"{bid.click_url}\n{','.join(bid.adomain)}".encode()
         await services.cache.set(
-            beacons.click_key(result.auction_id, bid.bid_id), value, ttl_s=CREATIVE_TTL_S
+            beacons.click_key(result.auction_id, bid.bid_id), value, ttl_s=ttl_s
         )
     if bid.ad_markup and result.request.platform in ("ios", "ctv"):
         key = beacons.creative_key(result.auction_id, bid.bid_id)
-        await services.cache.set(key, bid.ad_markup.encode(), ttl_s=CREATIVE_TTL_S)
+        await services.cache.set(key, bid.ad_markup.encode(), ttl_s=ttl_s)
 
 
 async def _with_debug(

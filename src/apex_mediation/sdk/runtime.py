@@ -33,6 +33,8 @@ from apex_mediation.tracking.receipts import ReceiptChains
 from apex_mediation.tracking.sdk_versions import SdkVersions
 from apex_mediation.tracking.shipper import Shipper
 from apex_mediation.tracking.tokens import TokenSigner
+from apex_mediation.tuning import knobs
+from apex_mediation.tuning.store import TuningStore
 
 RATES_REFRESH_S = 30.0
 SHIP_INTERVAL_S = 0.2  # beacons reach ClickHouse (and reports) within about this much
@@ -55,6 +57,7 @@ class AuctionRuntime:
     shipper: Shipper
     sdk_versions: SdkVersions
     ivt: IvtDetector
+    tuning: TuningStore
     config: ConfigService | None = None
     config_error: str | None = None  # why signed configs cannot be served (no signing key)
     _background: set[asyncio.Task[None]] = field(default_factory=set)
@@ -71,6 +74,16 @@ class AuctionRuntime:
         self._ship_loop = Periodic("ingest shipping", SHIP_INTERVAL_S, self.shipper.ship_once)
         self._versions_loop = Periodic("sdk versions", VERSIONS_FLUSH_S, self.sdk_versions.flush)
         self._ivt_loop = Periodic("ivt policy refresh", IVT_REFRESH_S, self.ivt.config.refresh)
+
+    def _tune(self, values: dict[str, int]) -> None:
+        self.exchange.breakers.configure(
+            values[knobs.BREAKER_THRESHOLD.key], values[knobs.BREAKER_COOLDOWN.key]
+        )
+        self.exchange.latency.set_margin(values[knobs.LATENCY_MARGIN.key] / 100)
+
+    @property
+    def creative_ttl_s(self) -> int:
+        return self.tuning.value(knobs.CREATIVE_TTL.key)
 
     @property
     def dedupe_window_s(self) -> int:
@@ -98,6 +111,12 @@ class AuctionRuntime:
         except Exception as exc:  # the shipped lists and defaults hold until the next refresh
             log.warning("ivt policy unreadable (%s); using the shipped defaults", exc)
         self._ivt_loop.start()
+        try:
+            await self.tuning.refresh()
+        except Exception as exc:  # the knobs' defaults hold until the next refresh
+            log.warning("runtime tuning unreadable (%s); using the defaults", exc)
+        self.tuning.on_change(self._tune)
+        self.tuning.start()
         self._rates_loop.start()
         # What an earlier run acknowledged but did not deliver is shipped first.
         self._ship_loop.start()
@@ -127,6 +146,7 @@ class AuctionRuntime:
         await self._rates_loop.stop()
         await self._versions_loop.stop()
         await self._ivt_loop.stop()
+        await self.tuning.stop()
         with contextlib.suppress(Exception):
             await self.sdk_versions.flush()
         await self.snapshots.stop()
@@ -175,4 +195,5 @@ def build_runtime(services: Services) -> AuctionRuntime:
             per_app_per_s=settings.sdk_rate_per_app, per_ip_per_s=settings.sdk_rate_per_ip
         ),
         keys_dir=settings.keys_dir,
+        tuning=TuningStore(services.postgres),
     )

@@ -1,6 +1,8 @@
 """The operator's review of the self-evolving system: each proposal with its evidence, the exact
 SQL it would run and its expected effect, to approve or reject (CSRF-checked, audited by
-`records.decide`); and the decided ones with their measurements before and after."""
+`records.decide`); and the decided ones with their measurements before and after. Also the
+run-time knobs' values, which the operator may set within their bounds, and the permission for
+the system to apply its tuning proposals without a decision (both audited)."""
 
 from __future__ import annotations
 
@@ -20,6 +22,8 @@ from apex_mediation.console.rendering import NONE, ConsoleRoute, redirect, rende
 from apex_mediation.console.viewer import OperatorDep, Viewer
 from apex_mediation.db.models import OPTIMIZATION_STATUSES, OptimizationRecord
 from apex_mediation.evolve import records
+from apex_mediation.tuning import settings as runtime_settings
+from apex_mediation.tuning.knobs import KNOBS
 
 router = APIRouter(route_class=ConsoleRoute, include_in_schema=False)
 PAGE = "/operator/optimizations"
@@ -28,6 +32,11 @@ DECIDED_SHOWN = 100
 DONE = {
     "approved": "Approved {target}: the next {job} job run applies it, then measures it.",
     "rejected": "Rejected {target}: it will not be proposed again.",
+}
+SETTING_DONE = {
+    "setting": "Set {target}; every serving process uses it within a few seconds.",
+    "auto_on": "Tuning proposals are now applied without a decision, within their bounds.",
+    "auto_off": "Tuning proposals now wait for your decision.",
 }
 
 
@@ -56,6 +65,30 @@ def mean_ms(mean_us: Any) -> str:
 
 def count(value: Any) -> str:
     return f"{value:,}" if isinstance(value, int) and not isinstance(value, bool) else NONE
+
+
+def share(ppm: Any) -> str:
+    """Parts per million as a percentage to two decimals (truncated, in integers)."""
+    if not isinstance(ppm, int) or isinstance(ppm, bool) or ppm < 0:
+        return NONE
+    return f"{ppm // 10_000}.{ppm // 100 % 100:02d} %"
+
+
+def measurement(record: OptimizationRecord, side: dict[str, Any] | None) -> tuple[str, str]:
+    """A before or after figure and what it was measured over: an index's mean time over its
+    statement's calls, a tuning change's measured share over its sample."""
+    if not side:
+        return NONE, ""
+    if record.action == "tune_setting":
+        return share(side.get("ppm")), count(side.get("sample"))
+    return mean_ms(side.get("mean_us")), count(side.get("calls"))
+
+
+def parse_value(raw: str) -> int:
+    try:
+        return int(raw.strip())
+    except ValueError:
+        raise InvalidInput("the value must be a whole number", field="value") from None
 
 
 # -- the page's records ----------------------------------------------------------------------
@@ -107,6 +140,9 @@ async def counts(session: AsyncSession) -> dict[str, int]:
 async def flash(session: AsyncSession, done: str, record_id: str) -> str | None:
     """The message after a decision, naming the record's target (from the database, not the
     query string)."""
+    if done in SETTING_DONE:
+        key = record_id if record_id in KNOBS else ""
+        return SETTING_DONE[done].format(target=key) if key or done != "setting" else None
     if done not in DONE:
         return None
     try:
@@ -138,6 +174,11 @@ async def optimizations(request: Request, viewer: OperatorDep, session: SessionD
         "flash": await flash(session, query.get("done", ""), query.get("id", "")),
         "mean_ms": mean_ms,
         "count": count,
+        "share": share,
+        "measurement": measurement,
+        "knobs": list(KNOBS.values()),
+        "values": await runtime_settings.values(session),
+        "auto_tune": await runtime_settings.auto_tune_allowed(session),
         "utc": dt.UTC,
     }
     return render(request, "operator/optimizations.html", context)
@@ -158,3 +199,20 @@ async def approve(record_id: str, viewer: OperatorDep, session: SessionDep) -> R
 @router.post(PAGE + "/{record_id}/reject")
 async def reject(record_id: str, viewer: OperatorDep, session: SessionDep) -> Response:
     return await _decide(viewer, session, record_id, approve=False)
+
+
+@router.post(PAGE + "/settings/{key}")
+async def set_setting(
+    key: str, request: Request, viewer: OperatorDep, session: SessionDep
+) -> Response:
+    form = await request.form()
+    value = parse_value(str(form.get("value", "")))
+    await runtime_settings.set_value(session, viewer.actor, key, value, reason="set by an operator")
+    return redirect(f"{PAGE}?{urlencode({'done': 'setting', 'id': key})}")
+
+
+@router.post(PAGE + "/auto-tune")
+async def set_auto_tune(request: Request, viewer: OperatorDep, session: SessionDep) -> Response:
+    allowed = (await request.form()).get("allowed") == "on"
+    await runtime_settings.set_auto_tune(session, viewer.actor, allowed)
+    return redirect(f"{PAGE}?{urlencode({'done': 'auto_on' if allowed else 'auto_off'})}")

@@ -26,7 +26,6 @@ from apex_mediation.console.viewer import ViewerDep
 from apex_mediation.db.models import Placement
 from apex_mediation.inventory import placements
 from apex_mediation.sdk.beacons import creative_key
-from apex_mediation.sdk.routes import CREATIVE_TTL_S
 from apex_mediation.sdk.runtime import AuctionRuntime
 from apex_mediation.services import Services
 from apex_mediation.tracking.tokens import InvalidToken
@@ -172,7 +171,7 @@ async def _creative_url(request: Request, services: Services, result: AdTestResu
     except InvalidToken:
         return None
     key = creative_key(claims.auction_id, claims.bid_id)
-    await services.cache.set(key, result.markup.encode(), ttl_s=CREATIVE_TTL_S)
+    await services.cache.set(key, result.markup.encode(), ttl_s=runtime.creative_ttl_s)
     return f"{CREATIVE_PATH}?{urlencode({'token': token})}"
 
 
