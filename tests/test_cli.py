@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import psycopg
 import pytest
 from typer.testing import CliRunner
 
@@ -153,3 +154,33 @@ def test_billing_invoice_refuses_an_open_month(tmp_path: Path) -> None:
     assert refused.returncode == 2 and "only a month that has ended" in refused.stdout
     malformed = apex("billing", "invoice", "--month", "2026-13", env=env)
     assert malformed.returncode == 2 and "YYYY-MM" in malformed.stdout
+
+
+def test_notify_dead_and_requeue(fresh_database: str, tmp_path: Path) -> None:
+    env = {"APEX_DATA_DIR": str(tmp_path), "DATABASE_URL": fresh_database, "COLUMNS": "200"}
+    assert apex("migrate", env=env).returncode == 0
+    with psycopg.connect(fresh_database, autocommit=True) as conn:
+        conn.execute(
+            "INSERT INTO notification_outbox (channel, category, template, recipient, subject, "
+            "body_text, status, attempts, last_error, dead_at) VALUES ('email', 'billing', "
+            "'billing/invoice_paid', 'owner@example.com', 's', 'b', 'dead', 8, "
+            "'550 mailbox unavailable', now())"
+        )
+
+    def notify(*args: str) -> Any:
+        return runner.invoke(app, ["notify", *args], env=env)
+
+    listed = notify("dead")
+    assert listed.exit_code == 0, listed.stdout
+    assert "email billing billing/invoice_paid to owner@example.com: 8 attempts" in listed.stdout
+    assert "550 mailbox unavailable" in listed.stdout and "1 dead notification(s)" in listed.stdout
+    both = notify("requeue", "--all", "0b1e2b4e-0000-4000-8000-000000000000")
+    assert both.exit_code == 2 and "not both" in both.output
+    bad = notify("requeue", "not-an-id")
+    assert bad.exit_code == 2 and "not a notification id" in bad.output
+    done = notify("requeue", "--all")
+    assert done.exit_code == 0 and "requeued 1 notification(s)" in done.stdout
+    assert "0 dead notification(s)" in notify("dead").stdout
+    with psycopg.connect(fresh_database) as conn:
+        row = conn.execute("SELECT status, attempts FROM notification_outbox").fetchone()
+    assert row == ("pending", 0)

@@ -27,6 +27,7 @@ from apex_mediation.console import routes as console
 from apex_mediation.jobs.worker import EmbeddedWorker
 from apex_mediation.observability.http_metrics import HttpMetricsMiddleware
 from apex_mediation.observability.logging import RequestIdMiddleware, configure_logging
+from apex_mediation.observability.refresh import MetricsRefresh
 from apex_mediation.sdk import routes as sdk_routes
 from apex_mediation.sdk.runtime import build_runtime
 from apex_mediation.services import Services, open_services
@@ -50,6 +51,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
             await app.state.auction.start(open_.postgres, open_.analytics, open_.cache)
             app.state.billing = BillingRuntime.start(open_)
             app.state.ai = AiRuntime.start(open_)
+            app.state.metrics = MetricsRefresh.start(open_)
             app.state.worker = EmbeddedWorker(open_) if settings.background_jobs else None
             if app.state.worker is not None:
                 app.state.worker.start()
@@ -60,7 +62,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
             gc.freeze()
             yield
         finally:
-            for runtime in ("worker", "ai", "billing"):
+            for runtime in ("worker", "metrics", "ai", "billing"):
                 if getattr(app.state, runtime, None) is not None:
                     try:
                         await getattr(app.state, runtime).stop()

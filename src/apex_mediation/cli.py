@@ -26,6 +26,7 @@ from apex_mediation.cli_ivt import in_session
 from apex_mediation.cli_ivt import ivt as ivt_commands
 from apex_mediation.cli_jobs import jobs as jobs_commands
 from apex_mediation.cli_jobs import worker as worker_command
+from apex_mediation.cli_notify import notify as notify_commands
 from apex_mediation.demo.seed import DemoCredentials
 from apex_mediation.services import Services, open_services
 from apex_mediation.settings import Settings, SettingsError, get_settings
@@ -42,6 +43,7 @@ app.add_typer(ivt_commands, name="ivt")
 app.add_typer(billing_commands, name="billing")
 app.add_typer(ai_commands, name="ai")
 app.add_typer(jobs_commands, name="jobs")
+app.add_typer(notify_commands, name="notify")
 app.command("worker")(worker_command)
 console = Console()
 

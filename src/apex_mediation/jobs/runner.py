@@ -9,6 +9,7 @@ import hashlib
 import logging
 from typing import Any
 
+from prometheus_client import Counter
 from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 
@@ -16,6 +17,12 @@ from apex_mediation.db.models import JobRun
 from apex_mediation.jobs.registry import JOBS, Job
 from apex_mediation.services import Services
 from apex_mediation.stores.postgres import Postgres
+
+# Runs this process finished, by job and outcome (ok, failed, skipped): the JobFailed alert.
+# The label is `task`: Prometheus gives `job` to the scrape target.
+runs_total = Counter(
+    "job_runs_total", "Scheduled job runs finished, by outcome", ["task", "outcome"]
+)
 
 log = logging.getLogger(__name__)
 MAX_ERROR_CHARS = 1000
@@ -44,6 +51,7 @@ async def _finish(services: Services, run: JobRun, **values: Any) -> None:
             update(JobRun).where(JobRun.id == run.id).values(finished_at=func.now(), **values)
         )
         await session.commit()
+    runs_total.labels(run.job, str(values["outcome"])).inc()
 
 
 async def run_job(

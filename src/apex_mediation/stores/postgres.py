@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
+from apex_mediation.stores import postgres_metrics
 from apex_mediation.stores.embedded_postgres import EmbeddedPostgres, wait_until_accepting
 
 EMBEDDED_DATABASE = "apex"
@@ -98,6 +99,7 @@ async def open_postgres(
         pool_pre_ping=True,
         pool_recycle=1800,
     )
+    postgres_metrics.watch(engine)
     return Postgres(
         url=url,
         engine=engine,
