@@ -5,59 +5,26 @@ Prometheus itself."""
 
 from __future__ import annotations
 
-import re
+import json
 from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 import yaml
-from prometheus_client import REGISTRY
-from prometheus_client.parser import text_string_to_metric_families
+
+from tests.deploy.promql import exported, referenced, unknown
 
 ROOT = Path(__file__).resolve().parents[2]
 ALERTS = ROOT / "deploy" / "monitoring" / "alerts.yml"
-FROM_PROMETHEUS = {"up"}
-TARGET_LABELS = {"job", "instance", "le"}  # le: every histogram's buckets
-KEYWORDS = {"and", "or", "unless", "by", "without", "on", "ignoring", "offset", "bool"}
-_STRING = re.compile(r'"(?:[^"\\]|\\.)*"')
-_GROUPING = re.compile(r"\b(by|without|on|ignoring|group_left|group_right)\s*\(([^)]*)\)")
-_SELECTOR = re.compile(r"([a-zA-Z_:][a-zA-Z0-9_:]*)?\{([^}]*)\}")
-_IDENTIFIER = re.compile(r"(?<![\w.$])([a-zA-Z_:][a-zA-Z0-9_:]*)\b(?!\s*\()")
+DASHBOARDS = sorted((ROOT / "deploy" / "monitoring" / "dashboards").glob("*.json"))
 
 
-def referenced(expr: str) -> tuple[set[str], set[str]]:
-    """(metric names, label names) an expression reads."""
-    labels: set[str] = set()
-    for match in _SELECTOR.finditer(expr):
-        labels |= set(re.findall(r"([a-zA-Z_][a-zA-Z0-9_]*)\s*(?:=~|!~|!=|=)", match.group(2)))
-    for match in _GROUPING.finditer(expr):
-        labels |= {name.strip() for name in match.group(2).split(",") if name.strip()}
-    bare = _GROUPING.sub(" ", _SELECTOR.sub(lambda m: m.group(1) or " ", expr))
-    bare = re.sub(r"\[[^\]]*\]", " ", _STRING.sub(" ", bare))
-    bare = re.sub(r"\boffset\s+\w+", " ", bare)
-    metrics = {
-        name
-        for name in _IDENTIFIER.findall(bare)
-        if name not in KEYWORDS and not re.fullmatch(r"\d\w*", name)
-    }
-    return metrics, labels
-
-
-def _exported(text: str) -> dict[str, set[str]]:
-    """Sample names the app exports, with the labels each may carry (declared or seen)."""
-    found: dict[str, set[str]] = {}
-    for family in text_string_to_metric_families(text):
-        declared = set(getattr(REGISTRY._names_to_collectors.get(family.name), "_labelnames", ()))
-        names = {family.name}
-        if family.type == "counter":
-            names.add(f"{family.name}_total")
-        if family.type == "histogram":
-            names |= {f"{family.name}_{s}" for s in ("bucket", "count", "sum")}
-        names |= {sample.name for sample in family.samples}
-        labels = declared | {k for sample in family.samples for k in sample.labels}
-        for name in names:
-            found.setdefault(name, set()).update(labels)
-    return found
+@pytest.fixture
+async def exported_now(client: httpx.AsyncClient) -> dict[str, set[str]]:
+    scraped = await client.get("/metrics")
+    assert scraped.status_code == 200
+    return exported(scraped.text)
 
 
 def _rules() -> list[dict[str, Any]]:
@@ -77,21 +44,42 @@ def test_the_parser_finds_metrics_and_labels() -> None:
 
 
 async def test_every_rule_reads_metrics_and_labels_the_app_exports(
-    client: httpx.AsyncClient,
+    exported_now: dict[str, set[str]],
 ) -> None:
-    scraped = await client.get("/metrics")
-    assert scraped.status_code == 200
-    exported = _exported(scraped.text)
     # Prometheus sets `job` and `instance` on every series it scrapes: an app label of that name
     # would be renamed exported_job and every rule grouping by it would group wrongly.
-    clashing = sorted(n for n, labels in exported.items() if labels & {"job", "instance"})
+    clashing = sorted(n for n, labels in exported_now.items() if labels & {"job", "instance"})
     assert clashing == [], f"metrics with a label Prometheus overwrites: {clashing}"
     missing: list[str] = []
     for rule in _rules():
-        metrics, labels = referenced(rule["expr"])
-        assert metrics, f"{rule.get('alert')}: no metric found in its expression"
-        known = {m for m in metrics if m in exported or m in FROM_PROMETHEUS}
-        missing += [f"{rule.get('alert')}: metric {m}" for m in sorted(metrics - known)]
-        offered = set().union(*(exported.get(m, set()) for m in known)) | TARGET_LABELS
-        missing += [f"{rule.get('alert')}: label {lb}" for lb in sorted(labels - offered)]
+        assert referenced(rule["expr"])[0], f"{rule.get('alert')}: no metric in its expression"
+        missing += [f"{rule.get('alert')}: {m}" for m in unknown(rule["expr"], exported_now)]
     assert missing == [], "rules watch what the app does not export:\n" + "\n".join(missing)
+
+
+def test_the_dashboards_are_the_five_expected() -> None:
+    titles = {json.loads(p.read_text())["title"] for p in DASHBOARDS}
+    assert titles == {
+        "Apex: system health",
+        "Apex: API performance",
+        "Apex: auction and bidders",
+        "Apex: business",
+        "Apex: AI cost",
+    }
+
+
+async def test_every_dashboard_panel_queries_what_the_app_exports(
+    exported_now: dict[str, set[str]],
+) -> None:
+    missing: list[str] = []
+    for path in DASHBOARDS:
+        board = json.loads(path.read_text())
+        uids = [p["id"] for p in board["panels"]]
+        assert len(uids) == len(set(uids)), f"{path.name}: panel ids repeat"
+        for panel in board["panels"]:
+            assert panel["targets"], f"{path.name}: {panel['title']} has no query"
+            for target in panel["targets"]:
+                where = f"{path.name} / {panel['title']}"
+                assert referenced(target["expr"])[0], f"{where}: no metric in its query"
+                missing += [f"{where}: {m}" for m in unknown(target["expr"], exported_now)]
+    assert missing == [], "panels query what the app does not export:\n" + "\n".join(missing)
