@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from apex_mediation.settings import Settings, SettingsError
+from apex_mediation.settings import Settings, SettingsError, get_settings
 
 
 def test_embedded_secret_is_generated_once_with_mode_0600(tmp_path: Path) -> None:
@@ -75,3 +75,19 @@ def test_cookies_are_secure_over_https(
 ) -> None:
     settings = Settings(APEX_DATA_DIR=tmp_path, **overrides)  # type: ignore[arg-type]
     assert settings.cookie_secure is secure
+
+
+def test_secrets_are_read_from_files_named_after_the_settings(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """How Kubernetes mounts a Secret (deploy/k8s): one file per setting, its value inside."""
+    (tmp_path / "APEX_STRIPE_SECRET_KEY").write_text("sk_test_from_a_file\n")
+    (tmp_path / "OPENAI_API_KEY").write_text("sk-from-a-file")
+    monkeypatch.setenv("APEX_SECRETS_DIR", str(tmp_path))
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-from-the-environment")
+    monkeypatch.delenv("APEX_STRIPE_SECRET_KEY", raising=False)
+    settings = get_settings()
+    assert settings.stripe_secret_key is not None
+    assert settings.stripe_secret_key.get_secret_value() == "sk_test_from_a_file"
+    assert settings.openai_api_key is not None
+    assert settings.openai_api_key.get_secret_value() == "sk-from-the-environment"

@@ -69,12 +69,18 @@ def run(
         raise typer.Exit(2) from exc
 
 
-def worker() -> None:
+def worker(
+    metrics_port: Annotated[
+        int, typer.Option("--metrics-port", min=0, max=65535, help="/metrics here; 0: none")
+    ] = 9100,
+) -> None:
     """Run the background work outside the API: the scheduled jobs, the billing cycle, the
-    notification outbox and the AI metrics; until stopped (Ctrl-C or SIGTERM)."""
+    notification outbox and the AI metrics; until stopped (Ctrl-C or SIGTERM). Its Prometheus
+    metrics (job runs, notifications, AI spend) are served on --metrics-port."""
     from apex_mediation.ai.runtime import AiRuntime
     from apex_mediation.billing.runtime import BillingRuntime
     from apex_mediation.jobs.worker import run_worker
+    from apex_mediation.observability.refresh import MetricsRefresh, serve_metrics
 
     settings = get_settings()
     settings.background_jobs = True
@@ -83,10 +89,14 @@ def worker() -> None:
         services = await open_services(settings)
         billing = BillingRuntime.start(services)
         ai = AiRuntime.start(services)
+        gauges = MetricsRefresh.start(services)
+        if metrics_port:
+            serve_metrics(settings.host, metrics_port)
         try:
             console.print("worker running: scheduled jobs, billing cycle, outbox, AI metrics")
             await run_worker(services)
         finally:
+            await gauges.stop()
             await ai.stop()
             await billing.stop()
             await services.close()

@@ -287,7 +287,17 @@ def _embedded_secret(path: Path) -> str:
     return value
 
 
+# A directory of files named after settings (DATABASE_URL, APEX_SECRET_KEY, …), each holding
+# its value: how Kubernetes mounts a Secret. Secrets read from files stay out of the process
+# environment (and so out of /proc/<pid>/environ and child processes); the environment still
+# wins when both are set.
+SECRETS_DIR_ENV = "APEX_SECRETS_DIR"
+
+
 def get_settings(**overrides: Any) -> Settings:
+    secrets_dir = os.environ.get(SECRETS_DIR_ENV)
+    if secrets_dir and "_secrets_dir" not in overrides:
+        overrides["_secrets_dir"] = secrets_dir
     settings = Settings(**overrides)
     settings.data_dir = settings.data_dir.resolve()
     return settings

@@ -7,6 +7,8 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 
+from prometheus_client import start_http_server
+
 from apex_mediation.background import Periodic
 from apex_mediation.growth import metrics as growth_metrics
 from apex_mediation.observability import process_metrics  # noqa: F401  (registers its gauge)
@@ -38,3 +40,9 @@ class MetricsRefresh:
     async def stop(self) -> None:
         for loop in self.loops:
             await loop.stop()
+
+
+def serve_metrics(host: str, port: int) -> None:
+    """/metrics on its own port, from a thread, for processes without the HTTP app (the
+    worker): Prometheus scrapes it, and its answer is the worker's liveness probe."""
+    start_http_server(port, addr=host)
