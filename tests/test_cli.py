@@ -14,6 +14,7 @@ import pytest
 from typer.testing import CliRunner
 
 from apex_mediation.cli import app
+from tests.conftest import create_database, drop_database
 
 runner = CliRunner()
 
@@ -184,3 +185,32 @@ def test_notify_dead_and_requeue(fresh_database: str, tmp_path: Path) -> None:
     with psycopg.connect(fresh_database) as conn:
         row = conn.execute("SELECT status, attempts FROM notification_outbox").fetchone()
     assert row == ("pending", 0)
+
+
+def test_backup_then_restore_into_new_stores(
+    fresh_database: str, pg_admin_url: str, tmp_path: Path
+) -> None:
+    source = {"APEX_DATA_DIR": str(tmp_path / "source"), "DATABASE_URL": fresh_database}
+    assert apex("migrate", env=source).returncode == 0
+    made = apex(
+        "admin", "create-publisher", "--name", "Backed Up", "--email", "ops@backed.example",
+        "--password", "a long enough password", env=source,
+    )  # fmt: skip
+    assert made.returncode == 0, made.stdout + made.stderr
+    backed = apex("backup", "--out", str(tmp_path / "backup"), env=source)
+    assert backed.returncode == 0, backed.stdout + backed.stderr
+    assert "backed up to" in backed.stdout and "ClickHouse" in backed.stdout
+
+    target_url = create_database(pg_admin_url, "apex_cli_restore")
+    try:
+        target = {"APEX_DATA_DIR": str(tmp_path / "target"), "DATABASE_URL": target_url}
+        restored = apex("restore", str(tmp_path / "backup"), env=target)
+        assert restored.returncode == 0, restored.stdout + restored.stderr
+        assert "every table's rows and checksum match the manifest" in restored.stdout
+        again = apex("restore", str(tmp_path / "backup"), env=target)
+        assert again.returncode == 1 and "PostgreSQL database is not empty" in again.stdout
+        with psycopg.connect(target_url) as conn:
+            row = conn.execute("SELECT name FROM publishers").fetchone()
+        assert row == ("Backed Up",)
+    finally:
+        drop_database(pg_admin_url, target_url)

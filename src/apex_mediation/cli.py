@@ -21,6 +21,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from apex_mediation import schema
 from apex_mediation.app import create_app
 from apex_mediation.cli_ai import ai as ai_commands
+from apex_mediation.cli_backup import backup as backup_command
+from apex_mediation.cli_backup import restore as restore_command
 from apex_mediation.cli_billing import billing as billing_commands
 from apex_mediation.cli_ivt import in_session
 from apex_mediation.cli_ivt import ivt as ivt_commands
@@ -44,6 +46,8 @@ app.add_typer(billing_commands, name="billing")
 app.add_typer(ai_commands, name="ai")
 app.add_typer(jobs_commands, name="jobs")
 app.add_typer(notify_commands, name="notify")
+app.command("backup")(backup_command)
+app.command("restore")(restore_command)
 app.command("worker")(worker_command)
 console = Console()
 

@@ -35,6 +35,7 @@ from __future__ import annotations
 import asyncio
 import json
 import re
+import tempfile
 import time
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -90,6 +91,11 @@ class Analytics(Protocol):
         """Insert rows. With `dedup_token`, resending the same batch with the same token is a
         no-op, in the table and in the materialized views fed from it (for tables created with
         `non_replicated_deduplication_window`)."""
+        ...
+
+    async def insert_bytes(self, table: str, data: bytes, fmt: str) -> None:
+        """Insert rows already encoded in ClickHouse's format `fmt` (Native, from
+        `query_bytes`): how a backup's tables are restored, types and all."""
         ...
 
     async def ping(self) -> bool: ...
@@ -225,6 +231,18 @@ class ChdbAnalytics(_Store):
 
         await self._execute("insert", statement, call)
 
+    async def insert_bytes(self, table: str, data: bytes, fmt: str) -> None:
+        target = f"{_quote(self.database)}.{_quote(_identifier(table))}"
+        fmt = _identifier(fmt)
+        # chDB reads local files directly (the engine is this process): a temporary file,
+        # since the statement's text cannot carry binary rows.
+        with tempfile.NamedTemporaryFile(suffix=f".{fmt.lower()}") as staged:
+            staged.write(data)
+            staged.flush()
+            source = f"file({_literal(staged.name)}, {fmt})"  # checked identifier, quoted path
+            statement = f"INSERT INTO {target} SELECT * FROM {source}"  # noqa: S608
+            await self._execute("insert", statement, lambda: self._run(statement, None))
+
     async def ping(self) -> bool:
         try:
             await self._execute("ping", "SELECT 1", lambda: self._run("SELECT 1", None))
@@ -297,6 +315,14 @@ class ClickHouseServerAnalytics(_Store):
     async def command(self, sql: str, params: Params | None = None) -> None:
         bound = _server_params(params)
         await self._execute("command", sql, lambda: self._client.command(sql, parameters=bound))
+
+    async def insert_bytes(self, table: str, data: bytes, fmt: str) -> None:
+        name, fmt = _identifier(table), _identifier(fmt)
+
+        def call() -> None:
+            self._client.raw_insert(name, insert_block=data, fmt=fmt)
+
+        await self._execute("insert", f"INSERT INTO {_quote(name)} FORMAT {fmt}", call)
 
     async def insert(
         self, table: str, rows: Sequence[Mapping[str, Any]], dedup_token: str | None = None
