@@ -1,4 +1,5 @@
-"""`apex demo` from nothing: embedded PostgreSQL, chDB, migrations, demo data, a green /ready."""
+"""`apex demo` from nothing: embedded PostgreSQL, chDB, migrations, demo data, a green /ready;
+then `apex doctor` against what it set up reports green."""
 
 from __future__ import annotations
 
@@ -150,3 +151,16 @@ def test_demo_from_an_empty_data_dir_reaches_ready_with_demo_data(tmp_path: Path
     assert demo["management_key"] in output
     # The app started the embedded server, so the app stopped it.
     assert was_running is None
+    # The pre-deployment checklist against the demo's install: green.
+    doctor = subprocess.run(
+        [sys.executable, "-m", "apex_mediation", "doctor"],
+        env={**env, "COLUMNS": "200"},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert doctor.returncode == 0, doctor.stdout + doctor.stderr
+    assert "ready: every check passed" in doctor.stdout
+    assert "fail" not in doctor.stdout.split()
+    EmbeddedPostgres(tmp_path / "var" / "postgres").stop()

@@ -479,3 +479,42 @@ def show() -> None:
 
 def main() -> None:
     app()
+
+
+@app.command()
+def doctor() -> None:
+    """The pre-deployment checklist: settings, secrets, stores, migrations, keys, billing, mail,
+    AI flags and budget. Exits 1 when something must be fixed."""
+    from apex_mediation.doctor import Finding, settings_findings, store_findings
+
+    colours = {"ok": "green", "warn": "yellow", "fail": "red"}
+    try:
+        settings = get_settings()
+        _ = settings.secret
+    except SettingsError as exc:
+        console.print(f"[red]fail[/red]  settings          {exc}", highlight=False)
+        raise typer.Exit(1) from exc
+
+    async def examine() -> list[Finding]:
+        try:
+            services = await open_services(settings)
+        except Exception as exc:  # a store that cannot even open is the finding
+            return [Finding("stores", "fail", f"could not open: {exc}"[:300])]
+        try:
+            return await store_findings(services)
+        finally:
+            await services.close()
+
+    findings = [*settings_findings(settings), *asyncio.run(examine())]
+    for f in findings:
+        console.print(
+            f"[{colours[f.status]}]{f.status:<4}[/]  {f.area:<17} {f.detail}", highlight=False
+        )
+    failed = sum(f.status == "fail" for f in findings)
+    warned = sum(f.status == "warn" for f in findings)
+    if failed:
+        console.print(f"{failed} to fix, {warned} warning(s)", highlight=False)
+        raise typer.Exit(1)
+    console.print(
+        f"ready: every check passed{f', {warned} warning(s)' if warned else ''}", highlight=False
+    )
