@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 ASSETS := src/apex_mediation/console/static/vendor/.built
 
-.PHONY: install tools demo test serve lint typecheck services browser screenshots bench-auction bench-ingest bench-reports bench-console bench-ivt clean
+.PHONY: install tools demo test serve lint typecheck services browser screenshots bench-auction bench-ingest bench-reports bench-console bench-ivt bench-backup clean
 
 $(STAMP): pyproject.toml constraints.txt
 	@command -v $(PYTHON) >/dev/null || { echo "$(PYTHON) is required"; exit 1; }
@@ -83,6 +83,9 @@ bench-reports: install
 
 bench-console: install
 	$(BIN)/python bench/console_pages.py
+
+bench-backup: install
+	$(BIN)/python bench/backup.py
 
 # Detection on labelled traffic (fp_rate, givt_recall, sivt_recall), then the scoring's cost.
 bench-ivt: install
