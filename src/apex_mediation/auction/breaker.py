@@ -49,13 +49,14 @@ class Breaker:
             self.state, self.opened_at, self.probing = State.OPEN, now, False
 
 
-@dataclass
+@dataclass(eq=False)  # identity: the metrics collector holds each one in a weak set
 class Breakers:
     """One breaker per key (network account id, or network name for unkeyed lines)."""
 
     failure_threshold: int = 5
     cooldown_s: float = 10.0
     _by_key: dict[str, Breaker] = field(default_factory=dict)
+    _network: dict[str, str] = field(default_factory=dict)  # key -> the network it belongs to
 
     def configure(self, failure_threshold: int, cooldown_s: float) -> None:
         """New limits (run-time tuning) for every breaker, existing ones included."""
@@ -63,12 +64,21 @@ class Breakers:
         for breaker in self._by_key.values():
             breaker.failure_threshold, breaker.cooldown_s = failure_threshold, cooldown_s
 
-    def get(self, key: str) -> Breaker:
+    def get(self, key: str, network: str | None = None) -> Breaker:
         breaker = self._by_key.get(key)
         if breaker is None:
             breaker = Breaker(self.failure_threshold, self.cooldown_s)
             self._by_key[key] = breaker
+            self._network[key] = network or key
         return breaker
+
+    def not_closed_by_network(self) -> dict[str, int]:
+        """Circuits open or half-open, counted per network (the circuit-state gauge)."""
+        counts: dict[str, int] = {}
+        for key, breaker in self._by_key.items():
+            network = self._network.get(key, key)
+            counts[network] = counts.get(network, 0) + (breaker.state is not State.CLOSED)
+        return counts
 
     def items(self) -> list[tuple[str, Breaker]]:
         return list(self._by_key.items())

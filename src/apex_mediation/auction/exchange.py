@@ -34,6 +34,7 @@ from apex_mediation.auction.metrics import (
     bidder_skipped_total,
     circuit_opened_total,
     observe_bidder,
+    watch_breakers,
 )
 from apex_mediation.auction.model import AuctionRequest
 from apex_mediation.auction.ranking import Candidate, adjust, clearing_price, effective_floor, rank
@@ -132,6 +133,7 @@ class Exchange:
         self.base_url = base_url.rstrip("/")
         self.settings = settings or ExchangeSettings()
         self.breakers = Breakers()
+        watch_breakers(self.breakers)
         self.latency = LatencyTracker()
 
     async def run(
@@ -233,7 +235,7 @@ class Exchange:
             outcome.outcome, outcome.reason = "blocked_privacy", "; ".join(decision.reasons)
             return None
         breaker_key = line.health_key or line.network
-        if not self.breakers.get(breaker_key).allow():
+        if not self.breakers.get(breaker_key, line.network).allow():
             outcome.outcome, outcome.reason = "circuit_open", "circuit open after failures"
             bidder_skipped_total.labels(line.network, "circuit_open").inc()
             return None
@@ -324,7 +326,7 @@ class Exchange:
 
     def _record_health(self, p: _Prepared, ok: bool, latency_ms: float | None) -> None:
         key = p.line.health_key or p.line.network
-        breaker = self.breakers.get(key)
+        breaker = self.breakers.get(key, p.line.network)
         was_open = breaker.state is State.OPEN
         breaker.record(ok)
         if breaker.state is State.OPEN and not was_open:

@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
-from prometheus_client import Counter, Histogram
+import weakref
+from collections.abc import Iterator
+
+from prometheus_client import REGISTRY, Counter, Histogram
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.registry import Collector
+
+from apex_mediation.auction.breaker import Breakers
 
 bidder_calls_total = Counter(
     "auction_bidder_calls_total", "Bidder calls by network and outcome", ["network", "outcome"]
@@ -41,3 +48,33 @@ def observe_bidder(network: str, outcome: str, latency_ms: float | None) -> None
 def observe_auction(ad_format: str, filled: bool, duration_ms: float) -> None:
     auctions_total.labels(ad_format, "fill" if filled else "no_fill").inc()
     auction_duration_seconds.observe(duration_ms / 1000)
+
+
+class _CircuitCollector(Collector):
+    """auction_circuits_not_closed{network}: circuits open or half-open now, read at scrape
+    time from every exchange of the process."""
+
+    def __init__(self) -> None:
+        self.breakers: weakref.WeakSet[Breakers] = weakref.WeakSet()
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        family = GaugeMetricFamily(
+            "auction_circuits_not_closed",
+            "Bidder circuits open or half-open now, by network",
+            labels=["network"],
+        )
+        totals: dict[str, int] = {}
+        for breakers in list(self.breakers):
+            for network, count in breakers.not_closed_by_network().items():
+                totals[network] = totals.get(network, 0) + count
+        for network, count in sorted(totals.items()):
+            family.add_metric([network], count)
+        yield family
+
+
+_CIRCUITS = _CircuitCollector()
+REGISTRY.register(_CIRCUITS)
+
+
+def watch_breakers(breakers: Breakers) -> None:
+    _CIRCUITS.breakers.add(breakers)

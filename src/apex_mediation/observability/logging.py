@@ -11,21 +11,56 @@ import sys
 import structlog
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+_HANDLER = "apex-json"
+QUIET = ("httpx", "httpcore")
+
+
+class _StdoutHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """Writes to whatever sys.stdout is at the time (tests and tools redirect it)."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.stream = sys.stdout
+        super().emit(record)
+
 
 def configure_logging(level: str = "INFO", json_output: bool = True) -> None:
-    processors: list[structlog.typing.Processor] = [
+    """structlog's loggers and the standard library's (every module's `logging.getLogger`,
+    uvicorn's) render the same way: one JSON object per line on stdout with the timestamp, the
+    level, the logger's name and the request id of the request being served."""
+    shared: list[structlog.typing.Processor] = [
         structlog.contextvars.merge_contextvars,
         structlog.processors.add_log_level,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
-        structlog.processors.format_exc_info,
-        structlog.processors.JSONRenderer() if json_output else structlog.dev.ConsoleRenderer(),
     ]
+    renderer: structlog.typing.Processor = (
+        structlog.processors.JSONRenderer() if json_output else structlog.dev.ConsoleRenderer()
+    )
     structlog.configure(
-        processors=processors,
+        processors=[*shared, structlog.processors.format_exc_info, renderer],
         wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level.upper())),
         logger_factory=structlog.PrintLoggerFactory(sys.stdout),
         cache_logger_on_first_use=True,
     )
+    handler = _StdoutHandler()
+    handler.set_name(_HANDLER)
+    handler.setFormatter(
+        structlog.stdlib.ProcessorFormatter(
+            processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, renderer],
+            foreign_pre_chain=[
+                *shared,
+                structlog.stdlib.add_logger_name,
+                structlog.processors.format_exc_info,
+            ],
+        )
+    )
+    root = logging.getLogger()
+    for old in [h for h in root.handlers if h.get_name() == _HANDLER]:
+        root.removeHandler(old)  # configured again (tests, the CLI): one handler, not two
+    root.addHandler(handler)
+    root.setLevel(level.upper())
+    # httpx logs each request's URL at INFO, and a Slack webhook's URL is its secret.
+    for name in QUIET:
+        logging.getLogger(name).setLevel(max(logging.WARNING, root.level))
 
 
 class _RequestIds:
