@@ -54,6 +54,8 @@ class _CircuitCollector(Collector):
     """auction_circuits_not_closed{network}: circuits open or half-open now, read at scrape
     time from every exchange of the process."""
 
+    _labelnames = ("network",)  # named like prometheus_client's metrics, for introspection
+
     def __init__(self) -> None:
         self.breakers: weakref.WeakSet[Breakers] = weakref.WeakSet()
 
@@ -61,7 +63,7 @@ class _CircuitCollector(Collector):
         family = GaugeMetricFamily(
             "auction_circuits_not_closed",
             "Bidder circuits open or half-open now, by network",
-            labels=["network"],
+            labels=list(self._labelnames),
         )
         totals: dict[str, int] = {}
         for breakers in list(self.breakers):
