@@ -12,6 +12,7 @@ import re
 import shutil
 import subprocess
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -80,8 +81,8 @@ async def table_sums(postgres: Postgres) -> dict[str, TableSum]:
             summed = f"SELECT count(*), coalesce(sum({row_hash}), 0)::text FROM {quoted} t"  # noqa: S608
             # Driver SQL: the table comes from the catalog, so there is no schema to check it
             # against (tests/db/test_queries_match_schema.py checks the code's own statements).
-            row = (await conn.exec_driver_sql(summed)).one()
-            sums[table] = TableSum(rows=int(row[0]), checksum=str(row[1]))
+            result: Any = (await conn.exec_driver_sql(summed)).one()
+            sums[table] = TableSum(rows=int(result[0]), checksum=str(result[1]))
     return sums
 
 
