@@ -10,28 +10,39 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from apex_mediation.ai.runtime import AiRuntime
+from apex_mediation.api import docs as api_docs
 from apex_mediation.api import errors
+from apex_mediation.api.cors import ApiCorsMiddleware
+from apex_mediation.api.rate_limits import RateLimitMiddleware, Rates
 from apex_mediation.api.routes import (
+    account,
     api_keys,
     apps,
+    audit_log,
     auth,
     billing,
     health,
     network_accounts,
     placements,
+    privacy,
     reporting,
     transparency,
 )
 from apex_mediation.billing.runtime import BillingRuntime
+from apex_mediation.compliance.ip_hashing import IpHasher
 from apex_mediation.console import routes as console
+from apex_mediation.console.pages import privacy as privacy_pages
+from apex_mediation.console.rendering import error_page as console_error_page
 from apex_mediation.jobs.worker import EmbeddedWorker
 from apex_mediation.observability.http_metrics import HttpMetricsMiddleware
 from apex_mediation.observability.logging import RequestIdMiddleware, configure_logging
 from apex_mediation.observability.refresh import MetricsRefresh
+from apex_mediation.observability.security_headers import SecurityHeadersMiddleware
 from apex_mediation.sdk import routes as sdk_routes
 from apex_mediation.sdk.runtime import build_runtime
 from apex_mediation.services import Services, open_services
 from apex_mediation.settings import Settings, get_settings
+from apex_mediation.stores.rate_limiter import open_rate_limiter
 
 log = logging.getLogger(__name__)
 
@@ -69,6 +80,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
                     except Exception:  # the auction's final flush below must still happen
                         log.exception("stopping the %s runtime failed", runtime)
             await app.state.auction.stop()
+            await app.state.rate_limiter.close()
             if owned:
                 await app.state.services.close()
 
@@ -76,7 +88,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         title="Apex Mediation",
         version="0.1.0",
         lifespan=lifespan,
-        docs_url="/docs",
+        docs_url=None,  # api/docs.py serves /docs, under a policy that allows its one script
         openapi_url="/openapi.json",
         redoc_url=None,
         # Apex exports its own Prometheus metrics; FastAPI's OpenTelemetry hooks would only look
@@ -85,14 +97,19 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     )
     if services is not None:
         app.state.services = services
+    redis_url = settings.redis_url.get_secret_value() if settings.redis_url else None
+    app.state.rate_limiter = open_rate_limiter(redis_url, settings.rate_limit_prefix)
     errors.install(app)
+    api_docs.install(app)
     # The SDK and beacon routes carry nearly all traffic: matched first, they skip
     # the console's and the API's patterns on every request.
     app.router.routes.extend(sdk_routes.routes)
     console.install(app)
+    app.include_router(privacy_pages.router)
     for router in (
         health.router,
         auth.router,
+        account.router,
         apps.router,
         placements.router,
         network_accounts.router,
@@ -100,8 +117,23 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         reporting.router,
         transparency.router,
         billing.router,
+        audit_log.router,
+        privacy.router,
     ):
-        app.include_router(router)
+        # Every API route documents its error answers; the health probes have none to give.
+        responses = None if router is health.router else errors.API_ERROR_RESPONSES
+        app.include_router(router, responses=responses)
+    # Innermost first: limits before any route work; CORS outside them, so a console-origin
+    # caller can read its 429; security headers outermost, on every response.
+    app.add_middleware(
+        RateLimitMiddleware,
+        limiter=app.state.rate_limiter,
+        rates=Rates.from_settings(settings),
+        console_error_page=console_error_page,
+        ip_hasher=IpHasher(settings.secret),
+    )
+    app.add_middleware(ApiCorsMiddleware, console_url=settings.base_url)
     app.add_middleware(HttpMetricsMiddleware)
     app.add_middleware(RequestIdMiddleware)
+    app.add_middleware(SecurityHeadersMiddleware, trust_proxy_headers=settings.trust_proxy_headers)
     return app

@@ -18,6 +18,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from apex_mediation.stores.rate_limiter import parse_rates
+
 MIN_SECRET_LENGTH = 32
 # Values people paste from examples; refused in production whatever their length.
 PLACEHOLDER_SECRETS = frozenset(
@@ -78,6 +80,22 @@ class Settings(BaseSettings):
     session_ttl_hours: int = Field(12, alias="APEX_SESSION_TTL_HOURS", ge=1)
     # Served over HTTPS (directly or behind a proxy): cookies get the Secure flag.
     https: bool = Field(False, alias="APEX_HTTPS")
+    # X-Forwarded-Proto from a reverse proxy in front, believed only when this says so (else any
+    # client could claim HTTPS); it decides whether Strict-Transport-Security is sent.
+    trust_proxy_headers: bool = Field(False, alias="APEX_TRUST_PROXY_HEADERS")
+
+    # Request-rate limits in the `limits` notation ("100/minute", several joined by ";"),
+    # counted in memory, or in Redis when REDIS_URL is set so that every process shares them.
+    # Per API key on the reporting API (PROTOCOL.md documents 100/minute and 10,000/day):
+    rate_reporting_per_key: str = Field("100/minute;10000/day", alias="APEX_RATE_REPORTING_PER_KEY")
+    # Management API and console, per API key or console session, and per client IP:
+    rate_api_per_user: str = Field("1200/minute", alias="APEX_RATE_API_PER_USER")
+    rate_api_per_ip: str = Field("3000/minute", alias="APEX_RATE_API_PER_IP")
+    # Login and password reset, per client IP and per submitted account e-mail:
+    rate_login_per_ip: str = Field("120/minute;600/hour", alias="APEX_RATE_LOGIN_PER_IP")
+    rate_login_per_account: str = Field("10/minute;60/hour", alias="APEX_RATE_LOGIN_PER_ACCOUNT")
+    # Prefix of the limiter's keys in Redis (deployments or test runs sharing one Redis).
+    rate_limit_prefix: str = Field("apex-rl", alias="APEX_RATE_LIMIT_PREFIX", min_length=1)
 
     # Outgoing email (password resets, invitations): smtp://user:pass@host:587; smtps:// for
     # implicit TLS, smtp+starttls:// (or ?starttls=true) for STARTTLS. Unset: development logs
@@ -142,6 +160,21 @@ class Settings(BaseSettings):
     ai_review_timezone: str = Field("UTC", alias="APEX_AI_REVIEW_TIMEZONE")
     ai_review_hour: int = Field(9, alias="APEX_AI_REVIEW_HOUR", ge=0, le=23)
 
+    # Privacy (compliance/): how long each kind of data is kept, in days, enforced by the daily
+    # `retention` job. Raw events: beacons, SDK telemetry and auction receipts; auction logs:
+    # auctions and bids; rollups: the hourly and daily reporting tables. The audit log keeps at
+    # least 180 days (its trigger refuses younger deletions whatever is set here).
+    retention_raw_events_days: int = Field(400, alias="APEX_RETENTION_RAW_EVENTS_DAYS", ge=1)
+    retention_rollups_days: int = Field(1095, alias="APEX_RETENTION_ROLLUPS_DAYS", ge=1)
+    retention_auction_logs_days: int = Field(90, alias="APEX_RETENTION_AUCTION_LOGS_DAYS", ge=1)
+    retention_audit_logs_days: int = Field(730, alias="APEX_RETENTION_AUDIT_LOGS_DAYS", ge=180)
+    retention_export_files_days: int = Field(7, alias="APEX_RETENTION_EXPORT_FILES_DAYS", ge=1)
+    # Invoices and the billing identity on them are kept this long after an account erasure
+    # (commercial and tax law: 10 years in e.g. Germany and France).
+    billing_retention_years: int = Field(10, alias="APEX_BILLING_RETENTION_YEARS", ge=1, le=30)
+    # How long a data export's signed download link is valid.
+    export_link_ttl_hours: int = Field(24, alias="APEX_EXPORT_LINK_TTL_HOURS", ge=1, le=720)
+
     @field_validator(
         "database_url",
         "clickhouse_url",
@@ -156,6 +189,18 @@ class Settings(BaseSettings):
     @classmethod
     def _empty_is_unset(cls, value: Any) -> Any:
         return None if value == "" else value
+
+    @field_validator(
+        "rate_reporting_per_key",
+        "rate_api_per_user",
+        "rate_api_per_ip",
+        "rate_login_per_ip",
+        "rate_login_per_account",
+    )
+    @classmethod
+    def _rates(cls, value: str) -> str:
+        parse_rates(value)  # a ValueError names the text; pydantic adds the setting's name
+        return value
 
     @model_validator(mode="after")
     def _ai_thresholds(self) -> Settings:

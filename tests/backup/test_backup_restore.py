@@ -90,9 +90,7 @@ async def _load(stores: Stores) -> uuid.UUID:
 
 
 async def _impressions(store: Analytics) -> int:
-    [row] = await store.query(
-        f"SELECT sum(events) AS n FROM `{store.database}`.events_hourly"
-    )
+    [row] = await store.query(f"SELECT sum(events) AS n FROM `{store.database}`.events_hourly")
     return int(row["n"])
 
 

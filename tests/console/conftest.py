@@ -34,6 +34,13 @@ class ConsoleUser:
     ) -> httpx.Response:
         return await self.http.post(url, data={**data, "csrf_token": await self.csrf(page)})
 
+    async def log_in(self) -> None:
+        """Log in again through the form (after something ended this user's sessions)."""
+        response = await self.http.post(
+            "/login", data={"email": self.email, "password": self.password}
+        )
+        assert response.status_code == 303, response.text
+
 
 async def sign_up(http: httpx.AsyncClient, name: str | None = None) -> ConsoleUser:
     email = f"console-{secrets.token_hex(4)}@example.com"

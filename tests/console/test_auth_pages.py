@@ -87,6 +87,8 @@ async def test_dashboard_parts(console: ConsoleUser) -> None:
 # single-use emailed token in the URL, or nothing to gain by forging (a login as oneself).
 WITHOUT_SESSION = {
     "/login",
+    # The challenge token from the right password is the credential, like the password itself.
+    "/login/second-step",
     "/signup",
     "/password-reset",
     "/password-reset/{token}",

@@ -224,6 +224,9 @@ async def test_the_last_owner_stays(
         second_id = await user_id(services, second.email)
         promoted = await console.post(f"{TEAM}/{second_id}/role", {"role": "owner"}, TEAM)
         assert promoted.status_code == 303 and promoted.headers["location"].endswith("done=role")
+        # A change of role ends the member's sessions: they log in again under the new one.
+        assert (await second.http.get(TEAM)).headers.get("location", "").startswith("/login")
+        await second.log_in()
         stepped_down = await console.post(f"{TEAM}/{me}/role", {"role": "admin"}, TEAM)
         assert stepped_down.status_code == 303
         last = await second.post(f"{TEAM}/{second_id}/role", {"role": "member"}, TEAM)

@@ -1,4 +1,4 @@
-"""Encryption at rest for publishers' network credentials (AES-256-GCM).
+"""Encryption at rest (AES-256-GCM): publishers' network credentials, users' TOTP secrets.
 
 The key is derived from the platform secret with HKDF, so rotating APEX_SECRET_KEY needs a
 re-encryption pass. The associated data binds each ciphertext to its row: a ciphertext copied to
@@ -49,6 +49,27 @@ def decrypt_json(secret: bytes, blob: bytes, associated: str) -> dict[str, str]:
         raise DecryptionError("credentials do not decrypt with this key for this account") from exc
     decoded: dict[str, str] = json.loads(plaintext)
     return decoded
+
+
+def encrypt_text(secret: bytes, value: str, associated: str, purpose: str) -> bytes:
+    """One string under its own key (`purpose` separates keys: a ciphertext made for one use
+    never decrypts as another)."""
+    key = derive_key(secret, purpose)
+    nonce = os.urandom(NONCE_BYTES)
+    return FORMAT_VERSION + nonce + AESGCM(key).encrypt(nonce, value.encode(), associated.encode())
+
+
+def decrypt_text(secret: bytes, blob: bytes, associated: str, purpose: str) -> str:
+    if not blob.startswith(FORMAT_VERSION):
+        raise DecryptionError("unknown ciphertext format")
+    nonce, ciphertext = blob[1 : 1 + NONCE_BYTES], blob[1 + NONCE_BYTES :]
+    try:
+        plaintext = AESGCM(derive_key(secret, purpose)).decrypt(
+            nonce, ciphertext, associated.encode()
+        )
+    except InvalidTag as exc:
+        raise DecryptionError("value does not decrypt with this key for this row") from exc
+    return plaintext.decode()
 
 
 def mask(value: str) -> str:

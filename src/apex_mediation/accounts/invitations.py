@@ -200,7 +200,7 @@ async def accept_with_signup(
 ) -> tuple[User, Invitation]:
     """Create the invited address's account (the link proves the address) and join."""
     invitation = await _usable(session, token, lock=True)
-    check_policy(password)
+    check_policy(password, invitation.email)
     if await session.scalar(select(User.id).where(User.email == invitation.email)) is not None:
         raise Conflict("an account with this email already exists: log in to accept")
     user = User(id=uuid.uuid4(), email=invitation.email, password_hash=hash_password(password))

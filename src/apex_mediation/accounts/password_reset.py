@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from apex_mediation.accounts import audit, sessions
+from apex_mediation.accounts import audit, sessions, throttle
 from apex_mediation.accounts.identity import Actor
 from apex_mediation.accounts.passwords import check_policy, hash_password
 from apex_mediation.accounts.tokens import (
@@ -85,11 +85,11 @@ async def complete_reset(
 ) -> User:
     """Set the new password; the link and every other outstanding one of the user are spent and
     all the user's sessions end. A password refused by the policy leaves the link usable."""
-    check_policy(new_password)
     row = await _usable(session, token, lock=True)
     user = await session.get(User, row.user_id)
     if user is None:  # the user was deleted (the cascade would have removed the token too)
         raise LinkInvalid("unknown")
+    check_policy(new_password, user.email)
     user.password_hash = hash_password(new_password)
     await session.execute(
         update(PasswordResetToken)
@@ -97,6 +97,7 @@ async def complete_reset(
         .values(used_at=now())
     )
     await sessions.close_all_for_user(session, user.id)
+    await throttle.reset(session, user.email)  # the link proved the address: unlock it
     await audit.record(
         session,
         Actor(kind="user", id=str(user.id), publisher_id=None, ip=ip),

@@ -53,7 +53,7 @@ async def create_publisher(
     if not name:
         raise InvalidInput("publisher name must not be empty", field="publisherName")
     email = normalise_email(owner_email)
-    check_policy(owner_password)
+    check_policy(owner_password, email)
     if await session.scalar(select(User.id).where(User.email == email)) is not None:
         raise Conflict("an account with this email already exists", field="email")
     publisher = Publisher(id=uuid.uuid4(), name=name)

@@ -80,3 +80,19 @@ async def close_session(session: AsyncSession, token: str) -> None:
 
 async def close_all_for_user(session: AsyncSession, user_id: uuid.UUID) -> None:
     await session.execute(delete(ConsoleSession).where(ConsoleSession.user_id == user_id))
+
+
+async def rotate(
+    session: AsyncSession,
+    old_token: str | None,
+    user_id: uuid.UUID,
+    *,
+    ttl: dt.timedelta,
+    ip: str | None = None,
+) -> OpenedSession:
+    """A new session id for the same browser after a change of privilege (login, two-factor
+    change, password change): the old id stops working, so one planted or stolen before the
+    change is worthless after it."""
+    if old_token:
+        await close_session(session, old_token)
+    return await open_session(session, user_id, ttl=ttl, ip=ip)

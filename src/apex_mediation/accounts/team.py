@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from apex_mediation.accounts import audit
+from apex_mediation.accounts import audit, sessions
 from apex_mediation.accounts.errors import Conflict, NotFound, PermissionDenied
 from apex_mediation.accounts.identity import ROLE_RANK, Actor
 from apex_mediation.accounts.publishers import check_role
@@ -95,6 +95,8 @@ async def change_role(
     before = membership.role
     membership.role = role
     await session.flush()
+    # A change of privilege ends the member's sessions: they log in again under the new role.
+    await sessions.close_all_for_user(session, user_id)
     await audit.record(
         session,
         actor,
@@ -103,7 +105,7 @@ async def change_role(
         user_id,
         before={"role": before},
         after={"role": role},
-        details={"from": before, "to": role},
+        details={"from": before, "to": role, "sessions_closed": True},
     )
     return membership
 

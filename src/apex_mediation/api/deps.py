@@ -6,6 +6,7 @@ import datetime as dt
 import hmac
 import uuid
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends, Header, Request
@@ -15,6 +16,7 @@ from apex_mediation.accounts import api_keys, publishers, sessions
 from apex_mediation.accounts.errors import AuthenticationFailed, NotFound, PermissionDenied
 from apex_mediation.accounts.identity import Actor
 from apex_mediation.billing import access, usage
+from apex_mediation.db.models import User
 from apex_mediation.services import Services
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
@@ -153,3 +155,29 @@ async def operator_actor(actor: CurrentActor) -> Actor:
 
 
 OperatorActor = Annotated[Actor, Depends(operator_actor)]
+
+
+@dataclass(frozen=True)
+class LoggedIn:
+    """A console session's own user, for what only that person may do (password, two-factor);
+    API keys are never a person, and the publisher's billing standing does not matter here."""
+
+    user: User
+    token: str
+    csrf_token: str
+
+
+async def logged_in(request: Request, session: SessionDep) -> LoggedIn:
+    token = request.cookies.get(sessions.COOKIE_NAME)
+    resolved = await sessions.resolve(session, token) if token else None
+    if token is None or resolved is None:
+        raise AuthenticationFailed("log in first: this needs your own console session")
+    user, console_session = resolved
+    if request.method not in SAFE_METHODS:
+        sent = request.headers.get("x-csrf-token", "")
+        if not hmac.compare_digest(sent, console_session.csrf_token):
+            raise PermissionDenied("missing or wrong CSRF token (X-CSRF-Token header)")
+    return LoggedIn(user, token, console_session.csrf_token)
+
+
+LoggedInDep = Annotated[LoggedIn, Depends(logged_in)]

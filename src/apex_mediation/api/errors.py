@@ -12,6 +12,8 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel
+from sqlalchemy.exc import DBAPIError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from apex_mediation.accounts.errors import (
@@ -45,6 +47,38 @@ _BY_STATUS = {
     422: INVALID_REQUEST,
     429: RATE_LIMITED,
 }
+
+
+class ErrorDetail(BaseModel):
+    code: int
+    name: str
+    message: str
+    details: dict[str, Any] | None = None
+
+
+class ErrorBody(BaseModel):
+    """The body of every error answer, documented on each API route."""
+
+    error: ErrorDetail
+
+
+_DESCRIPTIONS = {
+    400: "the request is invalid: the message names the field at fault",
+    401: "no credentials, or unknown, expired or revoked ones",
+    402: "the publisher's access is restricted until an overdue invoice is paid",
+    403: "the credentials lack the role, scope or CSRF token this needs",
+    404: "no such object for this publisher (another publisher's ids included)",
+    409: "the change conflicts with the object's current state",
+    413: "the request body is too large",
+    429: "too many requests; Retry-After says when to try again",
+}
+# The error answers any publisher API route can give, for its OpenAPI description.
+API_ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    status: {"model": ErrorBody, "description": text} for status, text in _DESCRIPTIONS.items()
+}
+# Any other client error has the same body; declaring it also keeps FastAPI from documenting a
+# 422 that this API never sends (validation errors are 400s).
+API_ERROR_RESPONSES["4XX"] = {"model": ErrorBody, "description": "any other client error"}
 
 
 def error_body(
@@ -114,7 +148,20 @@ async def _on_http_error(request: Request, exc: Exception) -> JSONResponse:
     return error_response(exc.status_code, str(exc.detail), headers=exc.headers)
 
 
+# PostgreSQL cannot store U+0000 in text (SQLSTATE 22021) nor some escapes of it (22P05). Any
+# string a client sends may hold one, so this is the client's mistake wherever it surfaces.
+_UNSTORABLE_TEXT = frozenset({"22021", "22P05"})
+
+
+async def _on_database_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, DBAPIError)
+    if getattr(exc.orig, "sqlstate", None) in _UNSTORABLE_TEXT:
+        return error_response(400, "text must not contain NUL (U+0000) characters")
+    raise exc
+
+
 def install(app: FastAPI) -> None:
     app.add_exception_handler(DomainError, _on_domain_error)
+    app.add_exception_handler(DBAPIError, _on_database_error)
     app.add_exception_handler(RequestValidationError, _on_validation_error)
     app.add_exception_handler(StarletteHTTPException, _on_http_error)

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 import uuid
-from typing import Any, Generic, TypeVar
+from typing import Annotated, Any, Generic, TypeVar
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, BeforeValidator, ConfigDict
 from pydantic.alias_generators import to_camel
 
 from apex_mediation.db.models import ApiKey, App, NetworkAccount
@@ -15,6 +16,18 @@ from apex_mediation.inventory.placements import PlacementView, config_of
 from apex_mediation.inventory.specs import PlacementConfig
 
 T = TypeVar("T")
+_ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+
+def _iso_date_text(value: object) -> object:
+    """Only YYYY-MM-DD text: pydantic would otherwise read a number as a Unix time."""
+    if isinstance(value, dt.date) or (isinstance(value, str) and _ISO_DATE.fullmatch(value)):
+        return value
+    raise ValueError("a date as YYYY-MM-DD")
+
+
+# An input date (query or body) as the OpenAPI document promises: `format: date` text only.
+IsoDate = Annotated[dt.date, BeforeValidator(_iso_date_text)]
 
 
 class Out(BaseModel):

@@ -12,6 +12,7 @@ import time
 
 from apex_mediation.auction.model import AuctionRequest
 from apex_mediation.auction.snapshot import PlacementConfig
+from apex_mediation.privacy.policy import truncate_ip
 from apex_mediation.stores.cache import Cache
 
 HOUR_S = 3600
@@ -22,14 +23,21 @@ WEAK = "x"  # marks a key guessed from IP + user agent (not a hex digit, so neve
 
 
 def device_key(request: AuctionRequest) -> str | None:
-    """A stable per-device key: the advertising id, else the install id, else IP + user agent
-    (a guess: people behind one NAT with one phone model share it, so it is marked weak)."""
+    """A stable per-device key: the advertising id, else the install id, else the IP's network
+    + user agent (a guess: people behind one network with one phone model share it, so it is
+    marked weak)."""
     device = request.device
     raw = device.ifa or request.install_id
     if raw is not None:
         return hash_device(raw)
     if device.ip:
-        return WEAK + hash_device(f"{device.ip}|{device.user_agent or ''}")[1:]
+        # Only the address's network (/24, /48) goes in: the key is stored with every event,
+        # and a plain hash of the full address is reversed by trying every address.
+        try:
+            network = truncate_ip(device.ip)
+        except ValueError:
+            return None
+        return WEAK + hash_device(f"{network}|{device.user_agent or ''}")[1:]
     return None
 
 

@@ -20,6 +20,9 @@ ALWAYS_ALLOWED = (
     "/logout",
     "/publisher",
     "/notifications",
+    # Data protection rights (export, erasure) do not wait for a payment.
+    "/api/v1/privacy",
+    "/settings/privacy",
 )
 
 

@@ -156,3 +156,13 @@ def _error(request: Request, status: int, message: str) -> HTMLResponse:
     fragment = request.headers.get("hx-request") == "true"
     template = "partials/error.html" if fragment else "error.html"
     return render(request, template, {"status": status, "message": message}, status)
+
+
+def error_page(
+    request: Request, status: int, message: str, headers: Mapping[str, str]
+) -> HTMLResponse:
+    """An error as the console shows it, for a refusal made before any console route runs
+    (the rate limiter's 429)."""
+    response = _error(request, status, message)
+    response.headers.update(headers)
+    return response

@@ -8,6 +8,7 @@ from fastapi.staticfiles import StaticFiles
 from apex_mediation.console.pages import (
     ai_costs,
     auctions,
+    audit_log,
     auth,
     billing,
     dashboard,
@@ -22,6 +23,7 @@ from apex_mediation.console.pages import (
     password_reset,
     placement_test,
     reports,
+    security,
     settings,
     settings_api_keys,
     unsubscribe,
@@ -37,6 +39,7 @@ ROUTERS = (
     operator.router,
     password_reset.router,
     settings.router,
+    security.router,
     settings_api_keys.router,
     invitation_pages.router,
     network_accounts.router,
@@ -54,6 +57,7 @@ ROUTERS = (
     operator_growth.router,
     operator_optimizations.router,
     operator_incidents.router,
+    audit_log.router,
 )
 
 

@@ -1283,3 +1283,107 @@ class Incident(Base):
     opened_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), nullable=False)
     last_seen_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), nullable=False)
     resolved_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+# -- 016_add_account_security ---------------------------------------------------------------------
+
+
+class LoginThrottle(Base):
+    """Consecutive failed logins for one address, keyed by its sha256 so that unknown addresses
+    are throttled exactly like known ones; `lockouts` doubles the next lock."""
+
+    __tablename__ = "login_throttles"
+    __table_args__ = (Index(None, "updated_at"),)
+
+    key_hash: Mapped[str] = mapped_column(Text, primary_key=True)
+    failures: Mapped[int] = mapped_column(Integer, nullable=False, server_default=text("0"))
+    lockouts: Mapped[int] = mapped_column(Integer, nullable=False, server_default=text("0"))
+    locked_until: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    updated_at: Mapped[dt.datetime] = mapped_column(
+        DateTime(timezone=True), nullable=False, server_default=func.now()
+    )
+
+
+class UserTwoFactor(Base):
+    """A user's TOTP secret (AES-GCM, bound to the user); enabled once a code confirmed it."""
+
+    __tablename__ = "user_two_factor"
+
+    user_id: Mapped[uuid.UUID] = mapped_column(
+        UUID(as_uuid=True), ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+    )
+    secret_ciphertext: Mapped[bytes] = mapped_column(LargeBinary, nullable=False)
+    created_at: Mapped[dt.datetime] = _created()
+    enabled_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    # The time step of the last accepted code: a code is accepted once, never replayed.
+    last_used_step: Mapped[int | None] = mapped_column(BigInteger)
+
+
+class RecoveryCode(Base):
+    """A single-use recovery code, stored as a salted sha256 ("salt$hash")."""
+
+    __tablename__ = "recovery_codes"
+    __table_args__ = (Index(None, "user_id"),)
+
+    id: Mapped[uuid.UUID] = _uuid_pk()
+    user_id: Mapped[uuid.UUID] = mapped_column(
+        UUID(as_uuid=True), ForeignKey("users.id", ondelete="CASCADE"), nullable=False
+    )
+    code_hash: Mapped[str] = mapped_column(Text, nullable=False)
+    created_at: Mapped[dt.datetime] = _created()
+    used_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class LoginChallenge(Base):
+    """A login between its password and its second factor: short-lived, few attempts."""
+
+    __tablename__ = "login_challenges"
+    __table_args__ = (Index(None, "user_id"),)
+
+    token_hash: Mapped[str] = mapped_column(Text, primary_key=True)
+    user_id: Mapped[uuid.UUID] = mapped_column(
+        UUID(as_uuid=True), ForeignKey("users.id", ondelete="CASCADE"), nullable=False
+    )
+    created_at: Mapped[dt.datetime] = _created()
+    expires_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+    attempts: Mapped[int] = mapped_column(Integer, nullable=False, server_default=text("0"))
+
+
+# -- 017_add_privacy_requests ---------------------------------------------------------------------
+
+PRIVACY_REQUEST_KINDS = ("export", "account_erasure", "device_erasure")
+PRIVACY_REQUEST_STATUSES = ("pending", "running", "completed", "failed", "expired")
+
+
+class PrivacyRequest(Base):
+    """A data export, account erasure or end-user erasure: who asked, when, its status and the
+    receipt written on completion. A device erasure's subject is the device key (a hash),
+    never the advertising or install id itself. An export's file expires at `expires_at`."""
+
+    __tablename__ = "privacy_requests"
+    __table_args__ = (
+        CheckConstraint(_in("kind", PRIVACY_REQUEST_KINDS), name="kind"),
+        CheckConstraint(_in("status", PRIVACY_REQUEST_STATUSES), name="status"),
+        Index(None, "publisher_id", "requested_at"),
+        Index(None, "status", "requested_at"),
+    )
+
+    id: Mapped[uuid.UUID] = _uuid_pk()
+    publisher_id: Mapped[uuid.UUID | None] = mapped_column(
+        UUID(as_uuid=True), ForeignKey("publishers.id", ondelete="SET NULL")
+    )
+    kind: Mapped[str] = mapped_column(Text, nullable=False)
+    status: Mapped[str] = mapped_column(Text, nullable=False, server_default="pending")
+    requested_by: Mapped[str] = mapped_column(Text, nullable=False)
+    subject: Mapped[str | None] = mapped_column(Text)
+    requested_at: Mapped[dt.datetime] = _created()
+    started_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    completed_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    receipt: Mapped[dict[str, Any]] = mapped_column(
+        JSONB, nullable=False, server_default=text("'{}'")
+    )
+    error: Mapped[str | None] = mapped_column(Text)
+    file_name: Mapped[str | None] = mapped_column(Text)
+    file_sha256: Mapped[str | None] = mapped_column(Text)
+    file_bytes: Mapped[int | None] = mapped_column(BigInteger)
+    expires_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))

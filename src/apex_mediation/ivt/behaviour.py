@@ -13,8 +13,11 @@ everything it sent up to the limit, and every beacon of those auctions, would co
 
 from __future__ import annotations
 
+import datetime as dt
+import secrets
 from dataclasses import dataclass
 
+from apex_mediation.compliance.ip_hashing import IpHasher
 from apex_mediation.stores.cache import Cache
 
 PREFIX = "ivt:"
@@ -41,9 +44,14 @@ DEFAULT_LIMITS = Limits()
 
 
 class Behaviour:
-    def __init__(self, cache: Cache, limits: Limits = DEFAULT_LIMITS) -> None:
+    def __init__(
+        self, cache: Cache, limits: Limits = DEFAULT_LIMITS, ip_secret: bytes | None = None
+    ) -> None:
         self.cache = cache
         self.limits = limits
+        # Addresses are keyed by their daily HMAC, never stored raw (a shared cache is a store):
+        # processes sharing a cache must share the secret; alone, a random one does.
+        self._hash_ip = IpHasher(ip_secret or secrets.token_bytes(32))
 
     # -- suspicion that outlives the window -------------------------------------------------
     async def _suspect(self, key: str, reasons: list[str]) -> None:
@@ -51,7 +59,7 @@ class Behaviour:
             await self.cache.set(f"{PREFIX}sus:{key}", ",".join(reasons).encode(), SUSPECT_S)
 
     async def suspicion(self, key: str) -> list[str]:
-        """The reasons a device (its key) or an address ("ip:" + address) is suspect for."""
+        """The reasons a device (its key) or an address ("ip:" + its hash) is suspect for."""
         stored = await self.cache.get(f"{PREFIX}sus:{key}")
         return stored.decode().split(",") if stored else []
 
@@ -59,6 +67,8 @@ class Behaviour:
     async def request(self, device_key: str | None, ip: str | None, now: float) -> list[str]:
         reasons: list[str] = []
         limits = self.limits
+        if ip:
+            ip = self._hash_ip(ip, dt.datetime.fromtimestamp(now, dt.UTC))
         if device_key:
             found = []
             hits = await self.cache.hit_window(f"{PREFIX}dr:{device_key}", limits.window_s, now)

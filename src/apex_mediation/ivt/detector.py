@@ -65,9 +65,15 @@ class EventSignals:
 
 
 class IvtDetector:
-    def __init__(self, config: IvtConfigStore, cache: Cache, started_at: float) -> None:
+    def __init__(
+        self,
+        config: IvtConfigStore,
+        cache: Cache,
+        started_at: float,
+        ip_secret: bytes | None = None,
+    ) -> None:
         self.config = config
-        self.behaviour = Behaviour(cache)
+        self.behaviour = Behaviour(cache, ip_secret=ip_secret)
         # Auctions before this moment may be unknown to an in-process cache after a restart:
         # "no prior auction" is only concluded for tokens issued since.
         self.started_at = started_at

@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo
 from apex_mediation.ai import review
 from apex_mediation.ai.gateway import AiGateway
 from apex_mediation.billing.stripe_gateway import StripeGateway
+from apex_mediation.compliance import processing, retention
 from apex_mediation.evolve import cycle, explain
 from apex_mediation.growth import engine, narrative
 from apex_mediation.sales import automation
@@ -27,13 +28,15 @@ class Job:
     name: str
     description: str
     cron: str  # when the worker triggers it (UTC); the period decides whether it does anything
-    period: str  # "hour" | "day"
+    period: str  # "hour" | "day" | "trigger" (no period: each trigger runs; idempotent work)
     work: Work
     due: Callable[[Settings, dt.datetime], bool] = lambda settings, now: True
 
     def period_key(self, settings: Settings, now: dt.datetime) -> str:
         if self.period == "hour":
             return now.astimezone(dt.UTC).strftime("%Y-%m-%dT%H")
+        if self.period == "trigger":
+            return now.astimezone(dt.UTC).isoformat(timespec="microseconds")
         return now.astimezone(ZoneInfo(settings.ai_review_timezone)).date().isoformat()
 
 
@@ -114,6 +117,21 @@ JOBS: dict[str, Job] = {
             "20 * * * *",
             "hour",
             _self_evolving,
+        ),
+        Job(
+            "retention",
+            "Removes what is past its retention window: events, auction logs, rollups, the "
+            "audit log, export files",
+            "50 * * * *",
+            "day",
+            retention.run,
+        ),
+        Job(
+            "privacy_requests",
+            "Builds pending data exports (also deferred at once when an export is requested)",
+            "*/10 * * * *",
+            "trigger",
+            processing.run,
         ),
     )
 }

@@ -133,7 +133,10 @@ async def _run(
 ) -> AuctionResult:
     services: Services = request.app.state.services
     runtime = _runtime(request)
-    wait = await over_limit(services.cache, runtime.limits, app.id, _client_ip(request))
+    limiter = request.app.state.rate_limiter
+    ip = _client_ip(request)
+    # The counter's key holds the address's keyed hash, never the address.
+    wait = await over_limit(limiter, runtime.limits, app.id, runtime.ip_hasher(ip) if ip else None)
     if wait is not None:
         raise Rejected(
             error_response(

@@ -17,6 +17,7 @@ from apex_mediation.auction.exchange import Exchange, ExchangeSettings
 from apex_mediation.auction.snapshot import SnapshotStore
 from apex_mediation.auction.transport import BidderTransport
 from apex_mediation.background import Periodic
+from apex_mediation.compliance.ip_hashing import IpHasher
 from apex_mediation.ivt.config import IvtConfigStore
 from apex_mediation.ivt.detector import IvtDetector
 from apex_mediation.sdk.config_service import ConfigService
@@ -58,6 +59,7 @@ class AuctionRuntime:
     sdk_versions: SdkVersions
     ivt: IvtDetector
     tuning: TuningStore
+    ip_hasher: IpHasher
     config: ConfigService | None = None
     config_error: str | None = None  # why signed configs cannot be served (no signing key)
     _background: set[asyncio.Task[None]] = field(default_factory=set)
@@ -183,7 +185,12 @@ def build_runtime(services: Services) -> AuctionRuntime:
         ingest=ingest,
         shipper=Shipper(ingest, services.analytics),
         sdk_versions=SdkVersions(services.postgres),
-        ivt=IvtDetector(IvtConfigStore(services.postgres), services.cache, time.time()),
+        ivt=IvtDetector(
+            IvtConfigStore(services.postgres),
+            services.cache,
+            time.time(),
+            ip_secret=services.settings.secret,
+        ),
         snapshots=SnapshotStore(services.postgres, settings.secret, settings.snapshot_refresh_s),
         exchange=exchange,
         auction_log=AuctionLog(
@@ -196,4 +203,5 @@ def build_runtime(services: Services) -> AuctionRuntime:
         ),
         keys_dir=settings.keys_dir,
         tuning=TuningStore(services.postgres),
+        ip_hasher=IpHasher(settings.secret),
     )

@@ -98,6 +98,9 @@ async def open_postgres(
         max_overflow=pool_size,
         pool_pre_ping=True,
         pool_recycle=1800,
+        # Bound values (emails, tokens, whatever a client typed) stay out of SQL logs and out
+        # of error messages, which end up in logs and tracebacks.
+        hide_parameters=True,
     )
     postgres_metrics.watch(engine)
     return Postgres(

@@ -13,6 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr
 from pydantic.alias_generators import to_camel
 from sqlalchemy import select
 
+from apex_mediation.accounts import audit
 from apex_mediation.accounts.errors import InvalidInput, NotFound
 from apex_mediation.accounts.identity import Actor
 from apex_mediation.api.deps import (
@@ -22,6 +23,7 @@ from apex_mediation.api.deps import (
     ServicesDep,
     SessionDep,
 )
+from apex_mediation.api.schemas import IsoDate
 from apex_mediation.billing import documents, invoicing, reconcile, summary, usage, webhooks
 from apex_mediation.billing.runtime import gateway_of
 from apex_mediation.billing.stripe_gateway import StripeGatewayError, WebhookSignatureInvalid
@@ -156,7 +158,7 @@ class LinkOut(BaseModel):
 
 class ReportedRowIn(BaseModel):
     model_config = ConfigDict(extra="forbid", alias_generator=to_camel, populate_by_name=True)
-    day: dt.date
+    day: IsoDate
     network: Annotated[StrictStr, Field(min_length=1, max_length=64)]
     revenue_micros: Annotated[StrictInt, Field(ge=0, le=10**15)]
     impressions: Annotated[StrictInt, Field(ge=0)] | None = None
@@ -199,8 +201,8 @@ class DifferenceOut(BaseModel):
 
 class ReconcileIn(BaseModel):
     model_config = ConfigDict(extra="forbid", alias_generator=to_camel, populate_by_name=True)
-    start_date: dt.date
-    end_date: dt.date
+    start_date: IsoDate
+    end_date: IsoDate
     publisher_id: uuid.UUID | None = None
 
 
@@ -213,6 +215,19 @@ class ReconciledOut(BaseModel):
 
 def _now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
+
+
+def _days(start: dt.date, end: dt.date) -> dt.date:
+    """The exclusive end of [start, end], checked before any work: a period of centuries
+    would otherwise be computed day by day, and the last date has no next day."""
+    if end < start or (end - start).days >= reconcile.MAX_DAYS:
+        raise InvalidInput(
+            f"the period must be 1 to {reconcile.MAX_DAYS} days, endDate not before startDate",
+            field="endDate",
+        )
+    if end == dt.date.max:
+        raise InvalidInput("endDate is out of range", field="endDate")
+    return end + dt.timedelta(days=1)
 
 
 def _reader(actor: Actor) -> uuid.UUID:
@@ -286,7 +301,13 @@ async def _document(
     )
 
 
-@router.get("/invoices/{invoice_id}/html", response_class=HTMLResponse)
+# `response_class=Response` keeps the error answers documented as the JSON they are; the
+# document's own type is given per status.
+@router.get(
+    "/invoices/{invoice_id}/html",
+    response_class=Response,
+    responses={200: {"content": {"text/html": {}}, "description": "the invoice as HTML"}},
+)
 async def invoice_html(
     invoice_id: uuid.UUID, actor: CurrentActor, session: SessionDep
 ) -> HTMLResponse:
@@ -297,7 +318,11 @@ async def invoice_html(
     )
 
 
-@router.get("/invoices/{invoice_id}/pdf", response_class=Response)
+@router.get(
+    "/invoices/{invoice_id}/pdf",
+    response_class=Response,
+    responses={200: {"content": {"application/pdf": {}}, "description": "the invoice as a PDF"}},
+)
 async def invoice_pdf(invoice_id: uuid.UUID, actor: CurrentActor, session: SessionDep) -> Response:
     doc = await _document(session, actor, invoice_id)
     return Response(
@@ -391,12 +416,12 @@ async def get_reconciliation(
     actor: CurrentActor,
     session: SessionDep,
     services: ServicesDep,
-    start_date: Annotated[dt.date, Query(alias="startDate")],
-    end_date: Annotated[dt.date, Query(alias="endDate")],
+    start_date: Annotated[IsoDate, Query(alias="startDate")],
+    end_date: Annotated[IsoDate, Query(alias="endDate")],
 ) -> list[DifferenceOut]:
     """Tracked against reported revenue per network and day in [startDate, endDate]."""
     found = await reconcile.reconcile(
-        session, services.analytics, _reader(actor), start_date, end_date + dt.timedelta(days=1)
+        session, services.analytics, _reader(actor), start_date, _days(start_date, end_date)
     )
     return [DifferenceOut.of(d) for d in found]
 
@@ -407,7 +432,7 @@ async def run_reconcile(
 ) -> ReconciledOut:
     """The operator's reconciliation: for one publisher or all, recompute the stored daily usage
     and the tracked-versus-reported comparison over [startDate, endDate]."""
-    end = body.end_date + dt.timedelta(days=1)
+    end = _days(body.start_date, body.end_date)
     if body.publisher_id is not None:
         ids = [body.publisher_id]
         if await session.get(Publisher, body.publisher_id) is None:
@@ -422,6 +447,20 @@ async def run_reconcile(
         differences += await reconcile.reconcile(
             session, services.analytics, publisher_id, body.start_date, end
         )
+    # Stored usage is what invoices are computed from: recomputing it is audited.
+    await audit.record(
+        session,
+        actor,
+        "billing.usage_recomputed",
+        "usage",
+        publisher_id=body.publisher_id,
+        details={
+            "start_date": body.start_date.isoformat(),
+            "end_date": body.end_date.isoformat(),
+            "publishers": len(ids),
+            "differences": len(differences),
+        },
+    )
     return ReconciledOut(
         publishers=len(ids),
         rows=len(differences),

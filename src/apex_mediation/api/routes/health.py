@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from pydantic import BaseModel
 
 from apex_mediation.api.deps import ServicesDep
 from apex_mediation.observability.health import readiness
@@ -17,7 +20,22 @@ async def health() -> dict[str, str]:
     return {"status": "ok"}
 
 
-@router.get("/ready")
+class CheckOut(BaseModel):
+    ok: bool
+    detail: str
+
+
+class ReadyOut(BaseModel):
+    status: Literal["ready", "not_ready"]
+    failed: list[str]
+    checks: dict[str, CheckOut]
+
+
+@router.get(
+    "/ready",
+    response_model=ReadyOut,
+    responses={503: {"model": ReadyOut, "description": "a store does not answer"}},
+)
 async def ready(request: Request, services: ServicesDep) -> JSONResponse:
     runtime = getattr(request.app.state, "auction", None)
     checks = await readiness(services, runtime.config_error if runtime else None)

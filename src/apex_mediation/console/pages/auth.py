@@ -9,8 +9,8 @@ from typing import Annotated
 from fastapi import APIRouter, BackgroundTasks, Form, Request, Response
 from pydantic import EmailStr, TypeAdapter, ValidationError
 
-from apex_mediation.accounts import publishers, sessions, users
-from apex_mediation.accounts.errors import AuthenticationFailed, DomainError
+from apex_mediation.accounts import publishers, sessions, throttle, users
+from apex_mediation.accounts.errors import AuthenticationFailed, DomainError, InvalidInput
 from apex_mediation.api.deps import ServicesDep, SessionDep, client_ip
 from apex_mediation.billing import runtime as billing_runtime
 from apex_mediation.console.rendering import ConsoleRoute, redirect, render
@@ -37,16 +37,30 @@ async def start_session(
     publisher_id: uuid.UUID | None = None,
 ) -> Response:
     """Log the user in with a fresh session and go to `target` (optionally on a publisher)."""
-    old = request.cookies.get(sessions.COOKIE_NAME)
-    if old:
-        await sessions.close_session(session, old)
-    opened = await sessions.open_session(
+    response = redirect(target)
+    await rotate_session(request, response, session, services, user_id)
+    if publisher_id is not None:
+        response.set_cookie(
+            PUBLISHER_COOKIE, str(publisher_id), httponly=True, samesite="lax", path="/"
+        )
+    return response
+
+
+async def rotate_session(
+    request: Request,
+    response: Response,
+    session: SessionDep,
+    services: Services,
+    user_id: uuid.UUID,
+) -> sessions.OpenedSession:
+    """A new session id for this browser (its old one ends), set on `response`."""
+    opened = await sessions.rotate(
         session,
+        request.cookies.get(sessions.COOKIE_NAME),
         user_id,
         ttl=dt.timedelta(hours=services.settings.session_ttl_hours),
         ip=client_ip(request),
     )
-    response = redirect(target)
     response.set_cookie(
         sessions.COOKIE_NAME,
         opened.token,
@@ -56,11 +70,7 @@ async def start_session(
         expires=opened.expires_at,
         path="/",
     )
-    if publisher_id is not None:
-        response.set_cookie(
-            PUBLISHER_COOKIE, str(publisher_id), httponly=True, samesite="lax", path="/"
-        )
-    return response
+    return opened
 
 
 @router.get("/")
@@ -84,10 +94,43 @@ async def login(
     next: Annotated[str, Form(max_length=500)] = "",
 ) -> Response:
     try:
-        user = await users.authenticate(session, email, password, ip=client_ip(request))
+        outcome = await users.log_in(session, email, password, ip=client_ip(request))
     except AuthenticationFailed as exc:
+        status = 429 if isinstance(exc, throttle.LockedOut) else 401
         context = {"error": exc.message, "email": email, "next": next}
-        return render(request, "login.html", context, status_code=401)
+        return render(request, "login.html", context, status_code=status)
+    if outcome.second_step is not None:
+        context = {"challenge": outcome.second_step.token, "next": _safe_next(next)}
+        return render(request, "login_second_step.html", context)
+    return await start_session(request, session, services, outcome.user.id, _safe_next(next))
+
+
+@router.post("/login/second-step")
+async def login_second_step(
+    request: Request,
+    session: SessionDep,
+    services: ServicesDep,
+    challenge: Annotated[str, Form(max_length=128)],
+    code: Annotated[str, Form(max_length=16)] = "",
+    recovery_code: Annotated[str, Form(max_length=64)] = "",
+    next: Annotated[str, Form(max_length=500)] = "",
+) -> Response:
+    """The code from the authenticator app, or a recovery code, after a right password."""
+    try:
+        user = await users.complete_second_step(
+            session,
+            services.settings.secret,
+            challenge,
+            code=code.strip() or None,
+            recovery_code=recovery_code.strip() or None,
+            ip=client_ip(request),
+        )
+    except InvalidInput as exc:  # a wrong code: the same challenge may try again
+        context = {"challenge": challenge, "next": _safe_next(next), "error": exc.message}
+        return render(request, "login_second_step.html", context, 401)
+    except AuthenticationFailed as exc:  # expired, used up or locked: start again
+        status = 429 if isinstance(exc, throttle.LockedOut) else 401
+        return render(request, "login.html", {"error": exc.message, "next": next}, status)
     return await start_session(request, session, services, user.id, _safe_next(next))
 
 
