@@ -12,6 +12,7 @@ from fastapi import APIRouter, BackgroundTasks, Query, Request
 from fastapi.responses import FileResponse, JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, StrictStr, field_validator
 from pydantic.alias_generators import to_camel
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from apex_mediation.accounts.identity import Actor
 from apex_mediation.api.deps import (
@@ -167,6 +168,27 @@ async def erase_account(
     return PrivacyRequestOut.of(erased)
 
 
+async def _erase_device(
+    request: Request,
+    body: DeviceErasureIn,
+    actor: Actor,
+    session: AsyncSession,
+    services: Services,
+    *,
+    all_publishers: bool,
+) -> PrivacyRequestOut:
+    erased = await device_erasure.erase_device(
+        session,
+        services,
+        actor,
+        advertising_id=body.advertising_id,
+        install_id=body.install_id,
+        all_publishers=all_publishers,
+        flush_ingest=ingest_flusher(request),
+    )
+    return PrivacyRequestOut.of(erased)
+
+
 @router.post("/device-erasures", response_model=PrivacyRequestOut)
 async def erase_device(
     request: Request,
@@ -175,15 +197,7 @@ async def erase_device(
     session: SessionDep,
     services: ServicesDep,
 ) -> PrivacyRequestOut:
-    erased = await device_erasure.erase_device(
-        session,
-        services,
-        actor,
-        advertising_id=body.advertising_id,
-        install_id=body.install_id,
-        flush_ingest=ingest_flusher(request),
-    )
-    return PrivacyRequestOut.of(erased)
+    return await _erase_device(request, body, actor, session, services, all_publishers=False)
 
 
 @router.post("/operator/device-erasures", response_model=PrivacyRequestOut)
@@ -194,13 +208,4 @@ async def erase_device_everywhere(
     session: SessionDep,
     services: ServicesDep,
 ) -> PrivacyRequestOut:
-    erased = await device_erasure.erase_device(
-        session,
-        services,
-        actor,
-        advertising_id=body.advertising_id,
-        install_id=body.install_id,
-        all_publishers=True,
-        flush_ingest=ingest_flusher(request),
-    )
-    return PrivacyRequestOut.of(erased)
+    return await _erase_device(request, body, actor, session, services, all_publishers=True)

@@ -22,7 +22,7 @@ from apex_mediation.api.deps import SessionDep
 from apex_mediation.api.routes.audit_log import csv_filename, csv_of
 from apex_mediation.console.inputs import page_number
 from apex_mediation.console.rendering import SECURITY_HEADERS, ConsoleRoute, render
-from apex_mediation.console.viewer import OperatorDep, ViewerDep
+from apex_mediation.console.viewer import OperatorDep, Viewer, ViewerDep
 
 router = APIRouter(route_class=ConsoleRoute, include_in_schema=False)
 PAGE_SIZE = 50
@@ -130,6 +130,18 @@ async def publisher_log_csv(
     return _csv(query, await audit_reader.export(session, query))
 
 
+def _platform_query(
+    viewer: Viewer, start: str, end: str, action: str, publisher: str
+) -> AuditQuery:
+    return audit_reader.platform_query(
+        viewer.actor,
+        _publisher(publisher),
+        _date(start, "start"),
+        _date(end, "end"),
+        action or None,
+    )
+
+
 @router.get("/operator/audit-log")
 async def platform_log(
     request: Request,
@@ -141,13 +153,7 @@ async def platform_log(
     publisher: TextQuery = "",
     page: TextQuery = "1",
 ) -> Response:
-    query = audit_reader.platform_query(
-        viewer.actor,
-        _publisher(publisher),
-        _date(start, "start"),
-        _date(end, "end"),
-        action or None,
-    )
+    query = _platform_query(viewer, start, end, action, publisher)
     return await _page(
         request,
         session,
@@ -168,11 +174,5 @@ async def platform_log_csv(
     action: TextQuery = "",
     publisher: TextQuery = "",
 ) -> Response:
-    query = audit_reader.platform_query(
-        viewer.actor,
-        _publisher(publisher),
-        _date(start, "start"),
-        _date(end, "end"),
-        action or None,
-    )
+    query = _platform_query(viewer, start, end, action, publisher)
     return _csv(query, await audit_reader.export(session, query))
