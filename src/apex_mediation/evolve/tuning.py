@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from apex_mediation.db.models import SystemSnapshot
-from apex_mediation.tuning.knobs import BREAKER_THRESHOLD, CREATIVE_TTL, KNOBS, LATENCY_MARGIN
+from apex_mediation.tuning.knobs import BREAKER_THRESHOLD, CREATIVE_TTL, LATENCY_MARGIN
 
 MIN_CALLS = 50  # a bidder's calls in an hour below which its rates say nothing
 MIN_LOOKUPS = 50
@@ -156,7 +156,3 @@ def propose(snapshot: SystemSnapshot, values: dict[str, int]) -> list[TuningProp
 def better(before_ppm: int, after_ppm: int) -> bool:
     """Kept only when the figure fell by at least a quarter."""
     return after_ppm < before_ppm and after_ppm * 4 <= before_ppm * 3
-
-
-def describe(key: str, value: int) -> str:
-    return f"{key} = {value} {KNOBS[key].unit}"
